@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real servers the test suite runs (OpenSSH's sshd, nginx, PostgreSQL)
+# when they are missing. Needs root (apt-get). The tests start and stop them themselves.
+set -euo pipefail
+need=()
+command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "ensure-system: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Distribution packages start their own services; the tests start private ones instead.
+for svc in nginx ssh postgresql; do (service "$svc" stop >/dev/null 2>&1 || true); done
+exit 0

@@ -1,0 +1,119 @@
+import { loadConfig, type LoadOptions } from './config/load.js';
+import type { Stage } from './config/types.js';
+import { newCtx, forEachHost, type Ctx, type RunOptions } from './context.js';
+import { ShipError, toShipError, UsageError, type ExitCode } from './errors.js';
+import { Events } from './events.js';
+import { runHook } from './hooks.js';
+import { record } from './host-state.js';
+import { releaseLocks } from './lock.js';
+import { runFlow, type FlowItem } from './runner.js';
+import { openHosts } from './steps/connect.js';
+
+export interface CommandOptions extends LoadOptions, RunOptions {
+  stage: string;
+  /** Only these hosts (names), or only hosts with one of these roles. */
+  hosts?: string[];
+  roles?: string[];
+  events?: Events;
+}
+
+export interface CommandResult {
+  exitCode: ExitCode;
+  release?: string;
+  error?: ShipError;
+  ctx?: Ctx;
+}
+
+export async function loadStage(o: CommandOptions): Promise<Stage> {
+  const cfg = await loadConfig({ cwd: o.cwd, configFile: o.configFile });
+  const stage = cfg.stage(o.stage);
+  let hosts = stage.hosts;
+  if (o.hosts?.length) {
+    const unknown = o.hosts.filter((n) => !hosts.some((h) => h.name === n));
+    if (unknown.length) throw new UsageError(`unknown host${unknown.length > 1 ? 's' : ''} in --hosts: ${unknown.join(', ')}`, { hint: `hosts of ${stage.name}: ${hosts.map((h) => h.name).join(', ')}` });
+    hosts = hosts.filter((h) => o.hosts!.includes(h.name));
+  }
+  if (o.roles?.length) {
+    hosts = hosts.filter((h) => h.roles.some((r) => o.roles!.includes(r)));
+    if (!hosts.length) throw new UsageError(`no host of ${stage.name} has role ${o.roles.join(' or ')}`);
+  }
+  return { ...stage, hosts };
+}
+
+/**
+ * Runs one command over a stage: connect, the flow, and — whatever happens — the
+ * clean-up section 2 promises (failed marks, .partial removal, unlock, `failed` hooks).
+ */
+export async function runCommand(command: string, o: CommandOptions, flow: FlowItem[], after?: (ctx: Ctx) => Promise<void>): Promise<CommandResult> {
+  const events = o.events ?? new Events();
+  const stage = await loadStage(o);
+  const ctx = newCtx(command, stage, events, o);
+  const onSigint = () => {
+    if (ctx.interrupted) return;
+    ctx.interrupted = true;
+    events.warn('interrupted: stopping after the current step and cleaning up');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  let error: ShipError | undefined;
+  try {
+    ctx.hosts = await openHosts(ctx);
+    events.emit({
+      type: 'plan',
+      command,
+      stage: stage.name,
+      hosts: ctx.hosts.map((h) => h.name),
+      steps: flow.flatMap((f) => ('rollout' in f ? f.rollout.map((s) => s.name) : [f.name])),
+      strategy: (o.strategy ?? stage.strategy).type,
+      dryRun: !!o.dryRun,
+    });
+    const r = await runFlow(ctx, flow);
+    if (r.paused) ctx.paused = r.paused.map((h) => h.name);
+    if (after) await after(ctx);
+  } catch (e) {
+    error = toShipError(e);
+    ctx.error ??= error;
+    await cleanUpAfterFailure(ctx, error);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    await releaseLocks(ctx).catch(() => {});
+    await Promise.all(ctx.hosts.map((h) => h.t.close().catch(() => {})));
+  }
+  const exitCode: ExitCode = error ? error.exitCode : 0;
+  if (error) events.emit({ type: 'error', code: exitCode, reason: error.reason, message: error.message, host: error.host, hint: error.hint });
+  events.emit({
+    type: 'summary',
+    command,
+    stage: stage.name,
+    release: ctx.release,
+    exitCode,
+    hosts: ctx.hosts.map((h) => h.name),
+    ms: Date.now() - ctx.startedAt.getTime(),
+    steps: ctx.stepMs,
+    bytesSent: ctx.bytesSent,
+    pruned: ctx.pruned,
+    message: ctx.paused ? `paused after the canary; continue with: ship switch ${stage.name} ${ctx.release}` : undefined,
+  });
+  return { exitCode, release: ctx.release, error, ctx };
+}
+
+async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
+  const id = ctx.release;
+  if (ctx.command === 'deploy' && id && !ctx.opts.dryRun) {
+    const mine = ctx.hosts.filter((h) => h.lockHeld);
+    await forEachHost(ctx, 'cleanup', mine, async (h) => {
+      await h.t.remove(h.paths.partial(id));
+      if (h.published && !h.history.some((e) => e.action === 'failure' && e.release === id)) {
+        if (h.currentId !== id) await record(ctx, h, { action: 'failure', release: id, states: { [id]: 'failed' }, message: error.message });
+      }
+    }).catch((e) => ctx.events.warn(`clean-up after the failure was incomplete: ${(e as Error).message}`));
+  }
+  // A lock conflict is no failure: another run is at work. Usage errors never got this far.
+  if (error.exitCode === 1 || error.exitCode === 4) {
+    const connected = ctx.hosts.filter((h) => h.lockHeld || h.published);
+    await runHook(ctx, 'failed', connected.length ? connected : [], { SHIP_ERROR: error.message }).catch((e) =>
+      ctx.events.warn(`the failed hook failed too: ${(e as Error).message}`),
+    );
+  }
+}

@@ -1,0 +1,176 @@
+import yargs, { type Argv } from 'yargs';
+import type { CommandOptions, CommandResult } from './api.js';
+import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
+import { Events } from './events.js';
+import { attachReporter } from './reporters/index.js';
+import { errorLines } from './reporters/format.js';
+
+interface Common {
+  config?: string;
+  cwd?: string;
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  color?: boolean;
+  lockWait?: number;
+  [k: string]: unknown;
+}
+
+type Handler = (stage: string, a: Common, o: CommandOptions) => Promise<CommandResult>;
+
+/** Common flags, then the command table; each command's body is imported when it runs. */
+function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): Argv {
+  const stage = (c: Argv) => c.positional('stage', { type: 'string', describe: 'stage name from the config', demandOption: true });
+  const locking = (c: Argv) => c.option('lock-wait', { type: 'number', describe: 'seconds to wait for a held lock' });
+  return y
+    .command(
+      'deploy <stage>',
+      'build, upload, migrate, switch, reload, check health, prune',
+      (c) =>
+        locking(stage(c))
+          .option('dry-run', { type: 'boolean', describe: 'connect and read, print the plan, change nothing' })
+          .option('no-switch', { type: 'boolean', describe: 'publish and point `next` at the release, leave `current`' })
+          .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
+          .option('batch', { type: 'number', describe: 'hosts per batch (rolling, canary)' })
+          .option('canary', { type: 'number', describe: 'hosts in the canary batch' })
+          .option('pause', { type: 'boolean', describe: 'stop after the canary; `ship switch` continues' })
+          .option('hosts', { type: 'string', describe: 'only these hosts (comma-separated names)' })
+          .option('roles', { type: 'string', describe: 'only hosts with these roles (comma-separated)' }),
+      run(async (s, a, o) => (await import('./commands/deploy.js')).deploy(o)),
+    )
+    .command(
+      'rollback <stage>',
+      'flip back to the previous good release (no upload)',
+      (c) =>
+        locking(stage(c))
+          .option('to', { type: 'string', describe: 'the release id to go to' })
+          .option('force', { type: 'boolean', describe: 'roll back past an applied contract migration' }),
+      run(async (s, a, o) => (await import('./commands/deploy.js')).rollback(o)),
+    )
+    .command(
+      'releases <stage>',
+      'per host: releases, state, current, age, revision',
+      (c) => stage(c),
+      run(async (s, a, o) => {
+        const { releases, releasesTable } = await import('./commands/releases.js');
+        return releases(o, (rows) => {
+          if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+          else process.stdout.write(`${releasesTable(rows)}\n`);
+        });
+      }),
+    )
+    .command(
+      'prune <stage>',
+      'remove old releases, keeping keepReleases (or --keep N)',
+      (c) => locking(stage(c)).option('keep', { type: 'number', describe: 'good releases to keep' }),
+      run(async (s, a, o) => (await import('./commands/releases.js')).prune(o)),
+    )
+    .command(
+      'unlock <stage>',
+      'remove a lock left by a killed run',
+      (c) => stage(c),
+      run(async (s, a, o) => (await import('./commands/releases.js')).unlock(o)),
+    );
+}
+
+const QUERIES = new Set(['releases', 'status']);
+
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const jsonWanted = argv.includes('--json');
+  const run =
+    (h: Handler) =>
+    async (a: Common): Promise<void> => {
+      const cmd = String((a._ as unknown[])[0]);
+      const events = new Events();
+      const query = QUERIES.has(cmd);
+      const reporter = attachReporter(events, {
+        json: !!a.json,
+        verbose: !!a.verbose,
+        quiet: !!a.quiet || (query && !a.verbose),
+        color: a.color !== false,
+      });
+      // A query's --json prints its result objects, then errors and the summary.
+      if (query && a.json) {
+        reporter.close();
+        const r2 = attachReporter(new Events(), { json: true });
+        events.on((e) => (e.type === 'summary' || e.type === 'error' ? r2.handle(e) : undefined));
+      }
+      try {
+        const o: CommandOptions = {
+          stage: String(a.stage),
+          cwd: a.cwd,
+          configFile: a.config,
+          events,
+          dryRun: a.dryRun as boolean | undefined,
+          noSwitch: a.switch === false ? true : undefined,
+          lockWait: a.lockWait,
+          to: a.to as string | undefined,
+          force: a.force as boolean | undefined,
+          keep: a.keep as number | undefined,
+          pause: a.pause as boolean | undefined,
+          hosts: splitList(a.hosts),
+          roles: splitList(a.roles),
+        };
+        if (a.keep !== undefined && (!Number.isInteger(a.keep) || (a.keep as number) < 1)) throw new UsageError('--keep takes a whole number of at least 1');
+        const result = await h(String(a.stage), a, o);
+        exitCode = result.exitCode;
+      } catch (e) {
+        const err = toShipError(e);
+        exitCode = err.exitCode;
+        events.emit({ type: 'error', code: err.exitCode, reason: err.reason, message: err.message, host: err.host, hint: err.hint });
+        events.emit({ type: 'summary', command: cmd, stage: String(a.stage), exitCode: err.exitCode, hosts: [], ms: 0, steps: {}, bytesSent: 0, pruned: {} });
+      } finally {
+        reporter.close();
+      }
+    };
+
+  const y = commands(yargs(argv), run)
+    .scriptName('ship')
+    .usage('$0 <command> <stage> [options]')
+    .option('config', { type: 'string', describe: 'config file (default: searched from --cwd upward)' })
+    .option('cwd', { type: 'string', describe: 'directory to run in' })
+    .option('json', { type: 'boolean', describe: 'one JSON event per line on stdout' })
+    .option('verbose', { type: 'boolean', describe: 'more detail, plain lines' })
+    .option('quiet', { type: 'boolean', describe: 'only errors and the summary' })
+    .option('color', { type: 'boolean', default: true, describe: 'colored output (--no-color to turn off)' })
+    .demandCommand(1, 'name a command: ship <command> <stage>')
+    .strict()
+    .recommendCommands()
+    .help()
+    .version()
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err instanceof ShipError ? err : new UsageError(msg || err?.message || 'invalid command line', { hint: 'ship --help' });
+    });
+
+  try {
+    await y.parseAsync();
+  } catch (e) {
+    const err = toShipError(e);
+    if (jsonWanted) {
+      const time = new Date().toISOString();
+      process.stdout.write(`${JSON.stringify({ type: 'error', time, code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })}\n`);
+      process.stdout.write(`${JSON.stringify({ type: 'summary', time, command: argv[0] ?? '', stage: '', exitCode: err.exitCode, hosts: [], ms: 0, steps: {}, bytesSent: 0, pruned: {} })}\n`);
+    } else {
+      for (const l of errorLines({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })) process.stderr.write(`${l}\n`);
+    }
+    return err.exitCode;
+  }
+  return exitCode;
+}
+
+function splitList(v: unknown): string[] | undefined {
+  if (typeof v !== 'string' || !v) return undefined;
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** The only place ship exits. */
+export async function main(argv: string[]): Promise<void> {
+  const code = await runCli(argv);
+  process.exitCode = code;
+  // Give stdout a moment to drain, then make sure no stray handle keeps us alive.
+  setTimeout(() => process.exit(code), 200).unref();
+}
+
+export { ConfigError };

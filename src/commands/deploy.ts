@@ -1,0 +1,12 @@
+import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { deployFlow, rollbackFlow } from '../flows.js';
+import { checkReleaseArg } from '../steps/rollback.js';
+
+export function deploy(o: CommandOptions): Promise<CommandResult> {
+  return runCommand('deploy', o, deployFlow);
+}
+
+export async function rollback(o: CommandOptions): Promise<CommandResult> {
+  checkReleaseArg(o.to);
+  return runCommand('rollback', o, rollbackFlow);
+}

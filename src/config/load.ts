@@ -1,0 +1,310 @@
+import { cosmiconfig } from 'cosmiconfig';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
+import { configSchema, toMs, HOOK_STEPS, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
+import type { Healthcheck, HostConfig, SshOptions, Stage } from './types.js';
+
+/** Where the config is looked for, in each directory from the working directory upward. */
+export const SEARCH_PLACES = [
+  'package.json',
+  '.shiprc',
+  '.shiprc.json',
+  '.shiprc.yaml',
+  '.shiprc.yml',
+  '.shiprc.js',
+  '.shiprc.mjs',
+  '.shiprc.cjs',
+  '.shiprc.ts',
+  'ship.config.js',
+  'ship.config.mjs',
+  'ship.config.cjs',
+  'ship.config.ts',
+  'ship.config.json',
+  'ship.config.yaml',
+];
+
+export interface LoadOptions {
+  cwd?: string;
+  /** An explicit config file (--config). */
+  configFile?: string;
+}
+
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  raw: ShipConfigInput;
+  stageNames: string[];
+  /** The merged, checked config of one stage; UsageError (exit 2) when unknown. */
+  stage(name: string): Stage;
+}
+
+/** For typed configs: `export default defineConfig({ … })`. */
+export function defineConfig(config: ShipConfigInput): ShipConfigInput {
+  return config;
+}
+
+export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES });
+  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  try {
+    found = opts.configFile ? await explorer.load(path.resolve(cwd, opts.configFile)) : await explorer.search(cwd);
+  } catch (e) {
+    const where = opts.configFile ? path.resolve(cwd, opts.configFile) : cwd;
+    throw new UsageError(`could not read the config (${where}): ${(e as Error).message}`, {
+      hint: 'check the file for syntax errors',
+    });
+  }
+  if (!found || found.isEmpty) {
+    throw new UsageError(`no ship config found from ${cwd} upward`, {
+      hint: 'run `ship init` to write one, or pass --config <file>',
+    });
+  }
+  return parseConfig(found.config, found.filepath);
+}
+
+/** Checks a config object (as read from `file`) and returns its stages. */
+export function parseConfig(input: unknown, file: string): LoadedConfig {
+  const dir = path.dirname(file);
+  const parsed = configSchema.safeParse(unwrapDefault(input));
+  if (!parsed.success) {
+    throw new ConfigError(file, parsed.error.issues.map(issueToProblem));
+  }
+  const raw = parsed.data;
+  const stageNames = Object.keys(raw.stages);
+  const problems: ConfigProblem[] = [];
+  const stages = new Map<string, Stage>();
+  for (const name of stageNames) {
+    const s = resolveStage(raw, name, file, problems);
+    if (s) stages.set(name, s);
+  }
+  if (problems.length) throw new ConfigError(file, problems);
+  return {
+    file,
+    dir,
+    raw,
+    stageNames,
+    stage(name: string): Stage {
+      const s = stages.get(name);
+      if (!s) {
+        throw new UsageError(`unknown stage '${name}'`, {
+          hint: stageNames.length ? `stages in ${path.basename(file)}: ${stageNames.join(', ')}` : 'the config defines no stages',
+        });
+      }
+      return s;
+    },
+  };
+}
+
+function unwrapDefault(input: unknown): unknown {
+  if (input && typeof input === 'object' && 'default' in input && Object.keys(input).length === 1) {
+    return (input as { default: unknown }).default;
+  }
+  return input;
+}
+
+function issueToProblem(issue: { path: PropertyKey[]; message: string; code?: string; keys?: string[] }): ConfigProblem {
+  const p = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    return { path: p ? `${p}.${issue.keys.join(',')}` : issue.keys.join(','), message: 'unknown key', hint: 'see the config reference in the README' };
+  }
+  return { path: p, message: issue.message };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Objects merge deeply; arrays and scalars replace. */
+export function deepMerge<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (!isObj(base) || !isObj(over)) return over as T;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in out ? deepMerge(out[k], v) : v;
+  return out as T;
+}
+
+function nearestPackageName(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const pj = path.join(d, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        const name = JSON.parse(readFileSync(pj, 'utf8')).name as string | undefined;
+        if (name) return name.replace(/^@[^/]+\//, '');
+      } catch {
+        /* an unreadable package.json gives no name */
+      }
+    }
+    if (path.dirname(d) === d) return undefined;
+  }
+}
+
+function expandLocal(p: string, dir: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(dir, p);
+}
+
+function resolveStage(raw: ShipConfigInput, name: string, file: string, problems: ConfigProblem[]): Stage | undefined {
+  const dir = path.dirname(file);
+  const { stages: _stages, ...top } = raw;
+  const merged = deepMerge<StageInput>(top as StageInput, raw.stages[name]);
+  const at = (k: string) => `stages.${name}.${k}`;
+  const before = problems.length;
+
+  const app = merged.app ?? nearestPackageName(dir);
+  if (!app) problems.push({ path: 'app', message: 'no app name', hint: "set `app`, or run from a package with a package.json name" });
+  const defaultDeployTo = `/var/www/${app ?? 'app'}`;
+
+  if (!merged.hosts?.length) problems.push({ path: at('hosts'), message: 'a stage needs at least one host', hint: "e.g. hosts: ['deploy@web1.example.com'] or ['local']" });
+
+  for (const key of Object.keys(merged.hooks ?? {})) {
+    const m = /^(before|after):(.+)$/.exec(key);
+    const ok = ['drain', 'undrain', 'failed'].includes(key) || (m && (HOOK_STEPS as readonly string[]).includes(m[2]));
+    if (!ok) problems.push({ path: `hooks.${key}`, message: 'unknown hook', hint: `use before:<step>, after:<step>, drain, undrain or failed; steps: ${HOOK_STEPS.join(', ')}` });
+  }
+  const sharedDirs = merged.shared?.dirs ?? [];
+  const sharedFiles = merged.shared?.files ?? [];
+  const all = [...sharedDirs, ...sharedFiles].map((p) => p.replace(/\/+$/, ''));
+  all.forEach((a, i) =>
+    all.forEach((b, j) => {
+      if (i < j && (a === b || b.startsWith(`${a}/`) || a.startsWith(`${b}/`))) {
+        problems.push({ path: 'shared', message: `shared paths '${a}' and '${b}' overlap`, hint: 'list each shared path once, none inside another' });
+      }
+    }),
+  );
+
+  const sshBase = merged.ssh ?? {};
+  const hc = (h: StageInput['healthcheck']): Healthcheck | undefined =>
+    h && {
+      url: h.url,
+      expect: h.expect ?? 200,
+      contains: h.contains,
+      timeout: toMs(h.timeout ?? '5s'),
+      retries: h.retries ?? 10,
+      interval: toMs(h.interval ?? '1s'),
+    };
+
+  const hosts: HostConfig[] = [];
+  (merged.hosts ?? []).forEach((h, i) => {
+    const host = resolveHost(h, i, merged, sshBase, dir, defaultDeployTo, hc, name, problems);
+    if (host) hosts.push(host);
+  });
+  const seen = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    if (seen.has(h.name)) {
+      problems.push({ path: at(`hosts.${i}`), message: `host name '${h.name}' is used twice`, hint: 'give hosts with the same address a distinct `name`' });
+    }
+    seen.set(h.name, i);
+  });
+  if (problems.length > before) return undefined;
+
+  const hooks: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(merged.hooks ?? {})) hooks[k] = Array.isArray(v) ? v : [v];
+
+  return {
+    name,
+    app: app!,
+    configFile: file,
+    configDir: dir,
+    build: {
+      command: merged.build?.command,
+      dir: path.resolve(dir, merged.build?.dir ?? 'dist'),
+      exclude: merged.build?.exclude ?? [],
+      followSymlinks: merged.build?.followSymlinks ?? false,
+    },
+    keepReleases: merged.keepReleases ?? 5,
+    shared: { dirs: sharedDirs, files: sharedFiles },
+    env: merged.env ?? {},
+    envFile: merged.envFile,
+    migrations: {
+      dir: merged.migrations?.dir ?? 'migrations',
+      run: merged.migrations?.run,
+      contract: merged.migrations?.contract ?? 'manual',
+      backup: merged.migrations?.backup,
+    },
+    reload: merged.reload,
+    healthcheck: hc(merged.healthcheck),
+    assets: merged.assets && { dirs: merged.assets.dirs, keep: merged.assets.keep ?? 3 },
+    hooks,
+    strategy: {
+      type: merged.strategy?.type ?? 'all-at-once',
+      batchSize: merged.strategy?.batchSize ?? 1,
+      canary: merged.strategy?.canary ?? 1,
+    },
+    concurrency: merged.concurrency ?? 8,
+    reuse: merged.reuse ?? 'link',
+    maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },
+    hosts,
+  };
+}
+
+/** `user@host:port`, `host`, `[::1]:2222` or `local`. */
+export function parseHostString(s: string): { user?: string; host: string; port?: number } | undefined {
+  const m = /^(?:([^@\s]+)@)?(\[[^\]]+\]|[^:@\s[\]]+)(?::(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const port = m[3] ? Number(m[3]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { user: m[1], host: m[2].replace(/^\[|\]$/g, ''), port };
+}
+
+function resolveHost(
+  h: HostInput,
+  i: number,
+  merged: StageInput,
+  sshBase: NonNullable<StageInput['ssh']>,
+  dir: string,
+  defaultDeployTo: string,
+  hc: (h: StageInput['healthcheck']) => Healthcheck | undefined,
+  stage: string,
+  problems: ConfigProblem[],
+): HostConfig | undefined {
+  const where = `stages.${stage}.hosts.${i}`;
+  const obj = typeof h === 'string' ? undefined : h;
+  const str = typeof h === 'string' ? h : h.host;
+  const local = str === 'local';
+  const parsed = local ? { host: 'local' } : parseHostString(str);
+  if (!parsed) {
+    problems.push({ path: where, message: `'${str}' is not a host`, hint: "write user@host:port, host, or 'local'" });
+    return undefined;
+  }
+  const ssh = deepMerge(sshBase, obj?.ssh);
+  const user = obj?.user ?? parsed.user ?? ssh.user;
+  const port = obj?.port ?? parsed.port ?? ssh.port;
+  const name = obj?.name ?? (local ? 'local' : port && port !== 22 ? `${parsed.host}:${port}` : parsed.host);
+  let deployTo = obj?.deployTo ?? merged.deployTo ?? defaultDeployTo;
+  if (local) {
+    deployTo = expandLocal(deployTo, dir);
+  } else if (!deployTo.startsWith('/') && !deployTo.startsWith('~/')) {
+    problems.push({ path: obj?.deployTo ? `${where}.deployTo` : 'deployTo', message: `'${deployTo}' must be absolute or start with ~/ on ${name}` });
+    return undefined;
+  }
+  if (deployTo.split('/').includes('..')) {
+    problems.push({ path: 'deployTo', message: `'${deployTo}' must not contain ..` });
+    return undefined;
+  }
+  const knownHosts = ssh.knownHosts === undefined ? [] : Array.isArray(ssh.knownHosts) ? ssh.knownHosts : [ssh.knownHosts];
+  const sshOpts: SshOptions = {
+    user,
+    port,
+    privateKey: ssh.privateKey && expandLocal(ssh.privateKey, dir),
+    passphrase: ssh.passphrase,
+    agent: ssh.agent,
+    knownHosts: knownHosts.map((f) => expandLocal(f, dir)),
+    strictHostKeyChecking: ssh.strictHostKeyChecking ?? 'yes',
+    keepalive: ssh.keepalive ?? true,
+    readyTimeout: toMs(ssh.readyTimeout ?? '20s'),
+  };
+  return {
+    name,
+    address: parsed.host,
+    local,
+    user,
+    port,
+    roles: obj?.roles ?? [],
+    deployTo: deployTo.replace(/\/+$/, '') || '/',
+    ssh: sshOpts,
+    env: { ...(merged.env ?? {}), ...(obj?.env ?? {}) },
+    healthcheck: hc(deepMerge(merged.healthcheck, obj?.healthcheck)),
+  };
+}

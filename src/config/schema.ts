@@ -1,0 +1,136 @@
+import { z } from 'zod';
+
+/** Milliseconds, or a string with a unit: '500ms', '2s', '1m'. */
+export const duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m)$/, "a duration like 500, '500ms', '2s' or '1m'"),
+]);
+
+export function toMs(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(v)!;
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000);
+}
+
+const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), 'must be a path inside the release (relative, no ..)');
+
+const commandList = z.union([z.string().min(1), z.array(z.string().min(1))]);
+
+export const sshSchema = z
+  .object({
+    user: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    privateKey: z.string().min(1).optional(),
+    passphrase: z.string().optional(),
+    agent: z.union([z.boolean(), z.string()]).optional(),
+    knownHosts: z.union([z.string(), z.array(z.string())]).optional(),
+    strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).optional(),
+    keepalive: z.boolean().optional(),
+    readyTimeout: duration.optional(),
+  })
+  .strict();
+
+export const healthcheckSchema = z
+  .object({
+    url: z.string().regex(/^https?:\/\/[^/\s]+/, 'an http:// URL as seen from the host, e.g. http://127.0.0.1:8080/healthz'),
+    expect: z.number().int().min(100).max(599).optional(),
+    contains: z.string().optional(),
+    timeout: duration.optional(),
+    retries: z.number().int().min(0).optional(),
+    interval: duration.optional(),
+  })
+  .strict();
+
+export const hostObjectSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    host: z.string().min(1),
+    user: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    roles: z.array(z.string().min(1)).optional(),
+    deployTo: z.string().min(1).optional(),
+    ssh: sshSchema.optional(),
+    env: z.record(z.string(), z.string()).optional(),
+    healthcheck: healthcheckSchema.optional(),
+  })
+  .strict();
+
+export const hostSchema = z.union([z.string().min(1), hostObjectSchema]);
+
+/** Keys allowed both at top level and per stage. */
+const settings = {
+  app: z.string().min(1).optional(),
+  build: z
+    .object({
+      command: z.string().optional(),
+      dir: z.string().min(1).optional(),
+      exclude: z.array(z.string()).optional(),
+      followSymlinks: z.boolean().optional(),
+    })
+    .strict()
+    .optional(),
+  deployTo: z.string().min(1).optional(),
+  keepReleases: z.number().int().min(1).optional(),
+  shared: z.object({ dirs: z.array(relPath).optional(), files: z.array(relPath).optional() }).strict().optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
+  envFile: relPath.optional(),
+  migrations: z
+    .object({
+      dir: relPath.optional(),
+      run: z.string().min(1).optional(),
+      contract: z.enum(['manual', 'next-deploy', 'after-switch']).optional(),
+      backup: z.string().min(1).optional(),
+    })
+    .strict()
+    .optional(),
+  reload: z.string().min(1).optional(),
+  healthcheck: healthcheckSchema.optional(),
+  assets: z.object({ dirs: z.array(relPath), keep: z.number().int().min(0).optional() }).strict().optional(),
+  hooks: z.record(z.string(), commandList).optional(),
+  strategy: z
+    .object({
+      type: z.enum(['all-at-once', 'rolling', 'canary']).optional(),
+      batchSize: z.number().int().min(1).optional(),
+      canary: z.number().int().min(1).optional(),
+    })
+    .strict()
+    .optional(),
+  concurrency: z.number().int().min(1).optional(),
+  reuse: z.enum(['link', 'copy']).optional(),
+  maintenance: z.object({ page: z.string().min(1).optional() }).strict().optional(),
+  ssh: sshSchema.optional(),
+};
+
+export const stageSchema = z.object({ ...settings, hosts: z.array(hostSchema).min(1).optional() }).strict();
+
+export const configSchema = z
+  .object({
+    ...settings,
+    stages: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a stage name (letters, digits, . _ -)'), stageSchema),
+  })
+  .strict();
+
+export type SshInput = z.infer<typeof sshSchema>;
+export type HostInput = z.infer<typeof hostSchema>;
+export type HostObjectInput = z.infer<typeof hostObjectSchema>;
+export type StageInput = z.infer<typeof stageSchema>;
+export type ShipConfigInput = z.infer<typeof configSchema>;
+
+export const HOOK_STEPS = [
+  'build',
+  'connect',
+  'lock',
+  'upload',
+  'link',
+  'publish',
+  'migrate',
+  'switch',
+  'reload',
+  'health',
+  'finish',
+  'rollback',
+] as const;

@@ -1,0 +1,118 @@
+/**
+ * The one family of errors ship throws. Only src/cli.ts turns them into exit codes.
+ * Each carries what a user needs: the host, the thing, and what to do next.
+ */
+export type ExitCode = 0 | 1 | 2 | 3 | 4;
+
+export interface ShipErrorInit {
+  host?: string;
+  hint?: string;
+  reason?: string;
+  cause?: unknown;
+}
+
+export class ShipError extends Error {
+  readonly exitCode: ExitCode = 1;
+  readonly reason: string;
+  readonly host?: string;
+  readonly hint?: string;
+  constructor(message: string, init: ShipErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = new.target.name;
+    this.host = init.host;
+    this.hint = init.hint;
+    this.reason = init.reason ?? 'failed';
+  }
+}
+
+/** The command line or the config is wrong: nothing was contacted or changed. */
+export class UsageError extends ShipError {
+  override readonly exitCode = 2 as const;
+  constructor(message: string, init: ShipErrorInit = {}) {
+    super(message, { reason: 'usage', ...init });
+  }
+}
+
+export interface ConfigProblem {
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+/** Every problem of a config, collected and reported together by key path. */
+export class ConfigError extends UsageError {
+  readonly problems: ConfigProblem[];
+  constructor(file: string | undefined, problems: ConfigProblem[]) {
+    const where = file ? ` in ${file}` : '';
+    const lines = problems.map((p) => `  - ${p.path || '(root)'}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`);
+    super(`invalid config${where}:\n${lines.join('\n')}`, { reason: 'config' });
+    this.problems = problems;
+  }
+}
+
+/** Another run holds a host. Graceful: never runs `failed` hooks, never touches the other lock. */
+export class LockedError extends ShipError {
+  override readonly exitCode = 3 as const;
+  readonly holder: string;
+  constructor(host: string, holder: string) {
+    super(`${host}: locked by ${holder}`, {
+      host,
+      reason: 'locked',
+      hint: `wait for that run, pass --lock-wait <seconds>, or if it is dead: ship unlock <stage>`,
+    });
+    this.holder = holder;
+  }
+}
+
+/** A host could not be reached or authenticated, or its host key did not verify. */
+export class ConnectError extends ShipError {
+  override readonly exitCode = 4 as const;
+  constructor(host: string, message: string, init: ShipErrorInit = {}) {
+    super(`${host}: ${message}`, { host, reason: 'connect', ...init });
+  }
+}
+
+/** A remote or local command exited non-zero. */
+export class CommandError extends ShipError {
+  readonly command: string;
+  readonly code: number | null;
+  readonly stderr: string;
+  readonly stdout: string;
+  constructor(host: string, what: string, r: { command: string; code: number | null; stdout: string; stderr: string }, hint?: string) {
+    const tail = lastLines(r.stderr || r.stdout, 12);
+    super(`${host}: ${what} failed (exit ${r.code ?? 'signal'})${tail ? `:\n${indent(tail)}` : ''}`, {
+      host,
+      hint,
+      reason: 'command',
+    });
+    this.command = r.command;
+    this.code = r.code;
+    this.stderr = r.stderr;
+    this.stdout = r.stdout;
+  }
+}
+
+/** A bug in ship itself. */
+export class InternalError extends ShipError {
+  constructor(message: string, cause?: unknown) {
+    super(`internal error: ${message}`, { reason: 'internal', cause, hint: 'this is a bug in ship; please report it with --verbose output' });
+  }
+}
+
+export function lastLines(text: string, n: number): string {
+  const lines = text.replace(/\s+$/, '').split('\n');
+  return lines.slice(-n).join('\n');
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+export function toShipError(err: unknown): ShipError {
+  if (err instanceof ShipError) return err;
+  const e = err as NodeJS.ErrnoException;
+  return new InternalError(e?.message ?? String(err), err);
+}

@@ -1,0 +1,50 @@
+/** What steps say; reporters decide how it looks (src/reporters/). */
+export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
+
+export type ShipEvent =
+  | { type: 'plan'; command: string; stage: string; release?: string; hosts: string[]; steps: string[]; strategy?: string; dryRun: boolean; actions?: string[] }
+  | { type: 'step'; step: string; status: StepStatus; host?: string; ms?: number; message?: string }
+  | { type: 'switch'; host: string; release: string; previous?: string }
+  | { type: 'health'; host: string; ok: boolean; status?: number; attempt: number; message?: string }
+  | { type: 'hook'; hook: string; command: string; host?: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; host?: string }
+  | { type: 'error'; code: number; reason: string; message: string; host?: string; hint?: string }
+  | {
+      type: 'summary';
+      command: string;
+      stage: string;
+      release?: string;
+      exitCode: number;
+      hosts: string[];
+      ms: number;
+      steps: Record<string, number>;
+      bytesSent: number;
+      pruned: Record<string, string[]>;
+      message?: string;
+    };
+
+export type Stamped = ShipEvent & { time: string };
+type Listener = (e: Stamped) => void;
+
+export class Events {
+  private listeners: Listener[] = [];
+  on(l: Listener): () => void {
+    this.listeners.push(l);
+    return () => {
+      this.listeners = this.listeners.filter((x) => x !== l);
+    };
+  }
+  emit(e: ShipEvent): void {
+    const stamped = { ...e, time: new Date().toISOString() } as Stamped;
+    for (const l of this.listeners) l(stamped);
+  }
+  log(message: string, host?: string): void {
+    this.emit({ type: 'log', level: 'info', message, host });
+  }
+  warn(message: string, host?: string): void {
+    this.emit({ type: 'log', level: 'warn', message, host });
+  }
+  debug(message: string, host?: string): void {
+    this.emit({ type: 'log', level: 'debug', message, host });
+  }
+}

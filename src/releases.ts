@@ -1,0 +1,101 @@
+/**
+ * Release records and the decisions made from them: states, the rollback target,
+ * what pruning removes. Pure functions over history lines and directory names.
+ */
+export type ReleaseState = 'staged' | 'active' | 'superseded' | 'rolled-back' | 'failed' | 'unknown';
+
+export interface HistoryEntry {
+  time: string;
+  action: 'publish' | 'switch' | 'rollback' | 'failure' | 'prune' | 'migrate';
+  release?: string;
+  previous?: string;
+  /** State changes this entry makes, by release id. */
+  states?: Record<string, ReleaseState>;
+  revision?: string;
+  user?: string;
+  message?: string;
+  removed?: string[];
+}
+
+export interface ReleaseInfo {
+  id: string;
+  state: ReleaseState;
+  current: boolean;
+  revision?: string;
+  createdAt?: string;
+}
+
+export const GOOD: ReadonlySet<ReleaseState> = new Set(['active', 'superseded', 'staged']);
+
+export function parseHistory(text: string): HistoryEntry[] {
+  const out: HistoryEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as HistoryEntry);
+    } catch {
+      /* a torn last line (a killed run) is skipped */
+    }
+  }
+  return out;
+}
+
+/** Every release directory with its state; `current` always reads as active. */
+export function releaseInfos(history: HistoryEntry[], dirs: string[], currentId?: string): ReleaseInfo[] {
+  const state = new Map<string, ReleaseState>();
+  const created = new Map<string, string>();
+  const revision = new Map<string, string>();
+  for (const h of history) {
+    for (const [id, s] of Object.entries(h.states ?? {})) state.set(id, s);
+    if (h.action === 'publish' && h.release) {
+      created.set(h.release, h.time);
+      if (h.revision) revision.set(h.release, h.revision);
+    }
+  }
+  return dirs
+    .filter((d) => !d.endsWith('.partial') && !d.startsWith('.'))
+    .sort()
+    .map((id) => {
+      let s = state.get(id) ?? 'unknown';
+      if (id === currentId) s = 'active';
+      else if (s === 'active') s = 'superseded'; // history lost the flip away from it
+      return { id, state: s, current: id === currentId, revision: revision.get(id), createdAt: created.get(id) };
+    });
+}
+
+/** The newest good release older than `currentId`: where a plain rollback goes. */
+export function previousGood(infos: ReleaseInfo[], currentId: string | undefined): ReleaseInfo | undefined {
+  if (!currentId) return undefined;
+  return infos.filter((r) => r.id < currentId && GOOD.has(r.state)).sort((a, b) => (a.id < b.id ? 1 : -1))[0];
+}
+
+/** The state the release being left takes when `toId` goes live. */
+export function leavingState(fromId: string, toId: string): ReleaseState {
+  return toId < fromId ? 'rolled-back' : 'superseded';
+}
+
+export interface PruneGuard {
+  keep: number;
+  current?: string;
+  next?: string;
+  /** Releases a held lock names (a run in progress). */
+  locked?: Iterable<string>;
+}
+
+/**
+ * Which releases to remove: keep the `keep` newest good ones by id, the current one,
+ * the one `next` points at, the rollback target, anything locked, every unknown
+ * directory, and the newest of the failed/rolled-back ones.
+ */
+export function selectPrune(infos: ReleaseInfo[], g: PruneGuard): string[] {
+  const protect = new Set<string>([...(g.locked ?? [])]);
+  if (g.current) protect.add(g.current);
+  if (g.next) protect.add(g.next);
+  const prev = previousGood(infos, g.current);
+  if (prev) protect.add(prev.id);
+  const byNewest = [...infos].sort((a, b) => (a.id < b.id ? 1 : -1));
+  byNewest.filter((r) => GOOD.has(r.state)).slice(0, g.keep).forEach((r) => protect.add(r.id));
+  const bad = byNewest.find((r) => r.state === 'failed' || r.state === 'rolled-back');
+  if (bad) protect.add(bad.id);
+  return byNewest.filter((r) => r.state !== 'unknown' && !protect.has(r.id)).map((r) => r.id).sort();
+}

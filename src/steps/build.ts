@@ -1,0 +1,32 @@
+import { scanBuild, withoutShared } from '../build.js';
+import { CommandError } from '../errors.js';
+import { raw } from '../shell.js';
+import { runSh } from '../transport/local.js';
+import { wrapCommand } from '../transport/command.js';
+import type { Step } from './types.js';
+
+/** Runs build.command on the deployer, once, then reads the build directory. */
+export const build: Step = {
+  name: 'build',
+  description: 'run the build command and read the build directory',
+  async run(ctx) {
+    const b = ctx.stage.build;
+    if (b.command) {
+      if (ctx.opts.dryRun) ctx.events.log(`would run: ${b.command}`);
+      else {
+        const r = await runSh(wrapCommand(raw(b.command), { cwd: ctx.stage.configDir }), b.command);
+        if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
+      }
+    }
+    const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
+    ctx.build = withoutShared(await scanBuild(b.dir, b), shared);
+    ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
+    ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
+  },
+};
+
+async function gitRevision(dir: string): Promise<string | undefined> {
+  const r = await runSh(wrapCommand(raw('git rev-parse HEAD 2>/dev/null'), { cwd: dir }), 'git rev-parse HEAD');
+  const sha = r.stdout.trim();
+  return r.code === 0 && /^[0-9a-f]{7,64}$/.test(sha) ? sha : undefined;
+}

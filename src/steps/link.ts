@@ -1,0 +1,39 @@
+import path from 'node:path/posix';
+import type { Manifest } from '../build.js';
+import { forEachHost, run } from '../context.js';
+import { InternalError } from '../errors.js';
+import { sh } from '../shell.js';
+import type { Step } from './types.js';
+
+/**
+ * Replaces shared paths in the new release with relative symlinks into shared/, then
+ * writes REVISION and the manifest. shared/<dir> is created empty when missing; what the
+ * build had there is dropped, never copied into shared/.
+ */
+export const link: Step = {
+  name: 'link',
+  description: 'link shared dirs and files, write REVISION and the manifest',
+  async run(ctx, hosts) {
+    const id = ctx.release;
+    const build = ctx.build;
+    if (!id || !build) throw new InternalError('link before upload');
+    if (ctx.opts.dryRun) return;
+    const { dirs, files } = ctx.stage.shared;
+    await forEachHost(ctx, 'link', hosts, async (h) => {
+      const partial = h.paths.partial(id);
+      for (const d of dirs) await h.t.mkdirp(path.join(h.paths.shared, d));
+      for (const rel of [...dirs, ...files]) {
+        const at = path.join(partial, rel);
+        await run(h, sh`rm -rf -- ${at} && mkdir -p -- ${path.dirname(at)}`, `clearing ${rel} in the release`);
+        await h.t.symlink(h.paths.sharedLinkTarget(rel), at);
+      }
+      // A reused REVISION is a hard link to an older release's file: replace it, never write into it.
+      const revisionFile = path.join(partial, 'REVISION');
+      await h.t.remove(revisionFile);
+      if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`);
+      const manifest: Manifest = { release: id, revision: build.revision, files: build.files, links: build.links };
+      await h.t.mkdirp(h.paths.manifests);
+      await h.t.writeFile(h.paths.manifest(id), JSON.stringify(manifest));
+    });
+  },
+};

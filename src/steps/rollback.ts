@@ -1,0 +1,52 @@
+import { GOOD, previousGood } from '../releases.js';
+import { isReleaseId } from '../paths.js';
+import { ShipError, UsageError } from '../errors.js';
+import type { Step } from './types.js';
+
+/**
+ * Chooses where a rollback goes: --to <id>, or the newest good release older than the
+ * newest current release. Hosts already there are left alone.
+ */
+export const rollback: Step = {
+  name: 'rollback',
+  description: 'choose the release to go back to',
+  async run(ctx, hosts) {
+    const to = ctx.opts.to;
+    let target: string | undefined;
+    if (to !== undefined) {
+      for (const h of hosts) {
+        const info = h.infos.find((r) => r.id === to);
+        if (!info) throw new UsageError(`${h.name}: no release ${to}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
+        if (info.state === 'failed') throw new UsageError(`${h.name}: release ${to} failed its deploy and cannot be made live`, { host: h.name });
+      }
+      target = to;
+    } else {
+      const newest = hosts.map((h) => h.currentId).filter((x): x is string => !!x).sort().pop();
+      if (!newest) throw new ShipError('nothing to roll back to: no host has a current release', { reason: 'no-target' });
+      const candidates = hosts.map((h) => previousGood(h.infos, newest)?.id).filter((x): x is string => !!x);
+      // The newest release that every host has in a good state.
+      target = candidates
+        .sort()
+        .reverse()
+        .find((id) => hosts.every((h) => h.infos.some((r) => r.id === id && GOOD.has(r.state))));
+      if (!target) {
+        throw new ShipError(`nothing to roll back to: no good release older than ${newest} on every host`, {
+          reason: 'no-target',
+          hint: `see: ship releases ${ctx.stage.name}`,
+        });
+      }
+    }
+    for (const h of hosts) {
+      h.target = target;
+      h.cwd = h.paths.release(target);
+    }
+    ctx.release = target;
+    ctx.events.log(`rolling back to ${target}`);
+  },
+};
+
+export function checkReleaseArg(id: string | undefined): void {
+  if (id !== undefined && !isReleaseId(id)) {
+    throw new UsageError(`'${id}' is not a release id`, { hint: 'release ids are plain names like 20261122101500' });
+  }
+}
