@@ -70,10 +70,79 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       'remove a lock left by a killed run',
       (c) => stage(c),
       run(async (s, a, o) => (await import('./commands/releases.js')).unlock(o)),
+    )
+    .command(
+      'switch <stage> [release]',
+      'make `next` (or the named release) live, with the stage strategy',
+      (c) =>
+        locking(stage(c))
+          .positional('release', { type: 'string', describe: 'release id (default: what `next` points at)' })
+          .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
+          .option('batch', { type: 'number' })
+          .option('canary', { type: 'number' })
+          .option('hosts', { type: 'string' })
+          .option('roles', { type: 'string' }),
+      run(async (s, a, o) => (await import('./commands/switch.js')).switchRelease({ ...o, release: a.release as string | undefined })),
+    )
+    .command(
+      'status <stage>',
+      'current release per host, lock, pending migrations',
+      (c) => stage(c),
+      run(async (s, a, o) => (await import('./commands/status.js')).status(o, printer(a))),
+    )
+    .command(
+      'migrate <stage>',
+      'run pending migrations (expand; --contract for contract ones)',
+      (c) =>
+        locking(stage(c))
+          .option('contract', { type: 'boolean', describe: 'run the contract migrations that are runnable now' })
+          .option('status', { type: 'boolean', describe: 'list applied and pending migrations' })
+          .option('dry-run', { type: 'boolean', describe: 'show what would run' }),
+      run(async (s, a, o) =>
+        (await import('./commands/migrate.js')).migrate({ ...o, contract: !!a.contract, status: !!a.status }, printer(a)),
+      ),
+    )
+    .command(
+      'check <stage>',
+      'preflight: reach, auth, host keys, dirs, perms, disk, tools, shared files, rename, health route',
+      (c) => stage(c),
+      run(async (s, a, o) => (await import('./commands/check.js')).check(o, printer(a))),
+    )
+    .command(
+      'maintenance <stage> <mode>',
+      'put up or take down the maintenance page',
+      (c) => locking(stage(c)).positional('mode', { choices: ['on', 'off'] as const, demandOption: true }),
+      run(async (s, a, o) => (await import('./commands/maintenance.js')).maintenance(o, a.mode as 'on' | 'off')),
+    )
+    .command(
+      'exec <stage> [words..]',
+      'run a command in `current` on every host (ship exec prod -- ls -la)',
+      (c) => stage(c).positional('words', { type: 'string', array: true }),
+      run(async (s, a, o) => (await import('./commands/exec.js')).execCommand(o, (a.words as string[] | undefined) ?? [], printer(a))),
+    )
+    .command(
+      'init',
+      'write a starter config and templates',
+      (c) =>
+        c
+          .option('template', { type: 'string', array: true, describe: 'templates to copy: nginx, pm2, systemd, php-fpm' })
+          .option('force', { type: 'boolean', describe: 'overwrite existing files' }),
+      run(async (s, a, o) => (await import('./commands/init.js')).init(o, { templates: a.template as string[] | undefined, force: !!a.force }, printer(a))),
     );
 }
 
-const QUERIES = new Set(['releases', 'status']);
+/** Results of a query: JSON lines with --json, else text. Always stdout. */
+export type Printer = (rows: object[], text: string) => void;
+
+function printer(a: Common): Printer {
+  return (rows, text) => {
+    if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+}
+
+const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init']);
+
 
 export async function runCli(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -83,7 +152,7 @@ export async function runCli(argv: string[]): Promise<number> {
     async (a: Common): Promise<void> => {
       const cmd = String((a._ as unknown[])[0]);
       const events = new Events();
-      const query = QUERIES.has(cmd);
+      const query = QUERIES.has(cmd) || (cmd === 'migrate' && !!a.status);
       const reporter = attachReporter(events, {
         json: !!a.json,
         verbose: !!a.verbose,

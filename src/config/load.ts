@@ -175,8 +175,14 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
   );
 
   const sshBase = merged.ssh ?? {};
-  const hc = (h: StageInput['healthcheck']): Healthcheck | undefined =>
-    h && {
+  let hcMissingUrl = false;
+  const hc = (h: StageInput['healthcheck']): Healthcheck | undefined => {
+    if (!h) return undefined;
+    if (!h.url) {
+      hcMissingUrl = true;
+      return undefined;
+    }
+    return {
       url: h.url,
       expect: h.expect ?? 200,
       contains: h.contains,
@@ -184,12 +190,14 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       retries: h.retries ?? 10,
       interval: toMs(h.interval ?? '1s'),
     };
+  };
 
   const hosts: HostConfig[] = [];
   (merged.hosts ?? []).forEach((h, i) => {
     const host = resolveHost(h, i, merged, sshBase, dir, defaultDeployTo, hc, name, problems);
     if (host) hosts.push(host);
   });
+  if (hcMissingUrl) problems.push({ path: at('healthcheck.url'), message: 'a health check needs a url', hint: 'e.g. http://127.0.0.1:8080/healthz' });
   const seen = new Map<string, number>();
   hosts.forEach((h, i) => {
     if (seen.has(h.name)) {

@@ -34,9 +34,11 @@ export const sshSchema = z
   })
   .strict();
 
+// Every key is optional here: a stage or host may override part of it. The merged
+// result must have a url (checked in load.ts).
 export const healthcheckSchema = z
   .object({
-    url: z.string().regex(/^https?:\/\/[^/\s]+/, 'an http:// URL as seen from the host, e.g. http://127.0.0.1:8080/healthz'),
+    url: z.string().regex(/^https?:\/\/[^/\s]+/, 'an http:// URL as seen from the host, e.g. http://127.0.0.1:8080/healthz').optional(),
     expect: z.number().int().min(100).max(599).optional(),
     contains: z.string().optional(),
     timeout: duration.optional(),
