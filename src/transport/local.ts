@@ -89,6 +89,9 @@ export class LocalTransport implements Transport {
       sock.once('error', reject);
     });
   }
+  async renameMethod(): Promise<'rename(2)'> {
+    return 'rename(2)';
+  }
   async close(): Promise<void> {}
 }
 

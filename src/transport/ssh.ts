@@ -546,6 +546,12 @@ export class SshTransport implements Transport {
     return !!ext?.['posix-rename@openssh.com'];
   }
 
+  async renameMethod(): Promise<'posix-rename' | 'mv -T' | 'none'> {
+    if (this.hasPosixRename()) return 'posix-rename';
+    const r = await this.exec(sh`mv --help 2>&1 | grep -q -e --no-target-directory`);
+    return r.code === 0 ? 'mv -T' : 'none';
+  }
+
   async rename(from: string, to: string): Promise<void> {
     if (this.hasPosixRename()) {
       try {

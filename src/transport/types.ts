@@ -69,5 +69,7 @@ export interface Transport {
   list(dir: string): Promise<string[]>;
   /** A TCP stream opened from the host to its own address:port (health checks). */
   forward(port: number, address?: string): Promise<Duplex>;
+  /** How `rename` replaces a target atomically here ('none': it cannot; ship refuses to switch). */
+  renameMethod(): Promise<'rename(2)' | 'posix-rename' | 'mv -T' | 'none'>;
   close(): Promise<void>;
 }
