@@ -10,8 +10,17 @@ export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<str
   const lock = await readLock(h);
   const locked = lock?.release && !h.lockHeld ? [lock.release] : [];
   const dirs = await h.t.list(h.paths.releases);
-  const infos = releaseInfos(h.history, dirs, h.currentId);
-  const doomed = selectPrune(infos, { keep, current: h.currentId, next: h.nextId, locked });
+  let history = h.history;
+  let current = h.currentId;
+  const id = ctx.release;
+  if (ctx.opts.dryRun && ctx.command === 'deploy' && id && !dirs.includes(id)) {
+    // What pruning would do once the new release is live.
+    dirs.push(id);
+    history = [...history, { time: '', action: 'switch', release: id, states: { [id]: 'active', ...(current ? { [current]: 'superseded' as const } : {}) } }];
+    current = id;
+  }
+  const infos = releaseInfos(history, dirs, current);
+  const doomed = selectPrune(infos, { keep, current, next: h.nextId, locked });
   // We hold the lock: a .partial here is a leftover of a killed run.
   const stale = dirs.filter((d) => d.endsWith('.partial'));
   if (ctx.opts.dryRun) return doomed;

@@ -15,6 +15,10 @@ export const finish: Step = {
     const keep = ctx.opts.keep ?? ctx.stage.keepReleases;
     await forEachHost(ctx, 'finish', hosts, async (h) => {
       const removed = await pruneHost(ctx, h, keep);
+      if (ctx.opts.dryRun) {
+        if (removed.length) ctx.events.log(`would prune ${removed.join(' ')}`, h.name);
+        return;
+      }
       ctx.pruned[h.name] = removed;
       return removed.length ? `pruned ${removed.join(' ')}` : undefined;
     });

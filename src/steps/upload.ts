@@ -22,10 +22,21 @@ export const upload: Step = {
     const build = ctx.build;
     const id = ctx.release;
     if (!build || !id) throw new InternalError('upload before build/connect');
-    if (ctx.opts.dryRun) return;
 
     const prev = new Map<HostRun, { id: string; manifest: Manifest; key: string } | undefined>();
     await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h))));
+    if (ctx.opts.dryRun) {
+      for (const h of hosts) {
+        const p = prev.get(h);
+        const reuse = reusable(build, p?.manifest);
+        const sent = build.files.filter((f) => !reuse.has(f.path));
+        ctx.events.log(
+          `would upload release ${id}: send ${sent.length} files (${sent.reduce((n, f) => n + f.size, 0)} bytes)${p ? `, reuse ${reuse.size} from ${p.id}` : ''}`,
+          h.name,
+        );
+      }
+      return;
+    }
 
     const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ship-archive-'));
     const archives = new Map<string, Promise<{ file: string; size: number; entries: number }>>();

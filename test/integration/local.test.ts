@@ -50,7 +50,19 @@ test('local: --dry-run reads and plans but writes nothing', async () => {
   const r = await ship(['deploy', 'test', '--dry-run'], { cwd: p.dir });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, 'dry run');
+  assert.match(r.stderr, /would upload release \d{14}: send 7 files/);
   assert.not.ok(existsSync(path.join(p.dir, 'srv')));
+  // After real deploys, a dry run tells what it would reuse and prune, and changes nothing.
+  for (const v of ['v1', 'v2']) {
+    writeBuild(p.build, v);
+    assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
+  }
+  const before = layout(path.join(p.dir, 'srv'));
+  writeBuild(p.build, 'v3');
+  const d = await ship(['deploy', 'test', '--dry-run'], { cwd: p.dir });
+  assert.is(d.code, 0, d.stderr);
+  assert.match(d.stderr, /send 3 files .* reuse 4 from \d{14}/);
+  assert.equal(layout(path.join(p.dir, 'srv')), before);
 });
 
 test('local: a failing build command exits 1 and changes nothing', async () => {
