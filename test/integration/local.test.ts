@@ -58,10 +58,10 @@ test('local: --dry-run reads and plans but writes nothing', async () => {
     assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
   }
   const before = layout(path.join(p.dir, 'srv'));
-  writeBuild(p.build, 'v3');
+  writeTree(p.build, { VERSION: 'v3' });
   const d = await ship(['deploy', 'test', '--dry-run'], { cwd: p.dir });
   assert.is(d.code, 0, d.stderr);
-  assert.match(d.stderr, /send 3 files .* reuse 4 from \d{14}/);
+  assert.match(d.stderr, /send 1 files .* reuse 6 from \d{14}/);
   assert.equal(layout(path.join(p.dir, 'srv')), before);
 });
 
