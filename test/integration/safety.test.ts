@@ -111,6 +111,32 @@ test('deployer killed (SIGKILL) mid-upload: current unchanged; stale lock report
   }
 });
 
+test('Ctrl-C (SIGINT) during the upload: the .partial is removed, locks released, current unchanged', async () => {
+  const p = proj('interrupted');
+  writeBuild(p.build, 'small');
+  assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
+  const before = snapshot('interrupted');
+  writeBuild(p.build, 'big', 1, { 'blob.bin': randomBytes(64 * 1024 * 1024) });
+  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
+  const done = collect(child, false);
+  const releasesDir = path.join(roots('interrupted')[0], 'releases');
+  const t0 = Date.now();
+  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill('SIGINT');
+  const r = await done;
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, 'interrupted');
+  const after = snapshot('interrupted');
+  assert.equal(after.map((l) => l.current), before.map((l) => l.current));
+  for (const l of after) {
+    assert.not.ok(l.locked);
+    assert.equal(l.releases.filter((d) => d.endsWith('.partial')), []);
+    assert.equal(l.releases, before[0].releases);
+  }
+});
+
 test('one host failing during upload: no host flips, exit 1, every host unlocked, no .partial left', async () => {
   const p = proj('onefails');
   writeBuild(p.build, 'v1');
