@@ -21,7 +21,7 @@ export function attachReporter(events: Events, opts: ReporterOptions): Reporter 
   const err = opts.err ?? process.stderr;
   let r: Reporter;
   if (opts.json) r = jsonReporter(out);
-  else if ((err as NodeJS.WriteStream).isTTY && !opts.verbose && !process.env.CI) r = oraReporter(out, err, opts);
+  else if (isTerminal(err) && !opts.verbose && !process.env.CI) r = oraReporter(out, err, opts);
   else r = plainReporter(out, err, opts);
   const off = events.on((e) => r.handle(e));
   return {
@@ -31,4 +31,10 @@ export function attachReporter(events: Events, opts: ReporterOptions): Reporter 
       r.close();
     },
   };
+}
+
+/** A real terminal with a known width (spinners redraw by lines; a width of 0 cannot be drawn on). */
+function isTerminal(s: NodeJS.WritableStream): boolean {
+  const w = s as NodeJS.WriteStream;
+  return !!w.isTTY && (w.columns ?? 0) > 0;
 }
