@@ -133,6 +133,7 @@ export const HOOK_STEPS = [
   'switch',
   'reload',
   'health',
+  'contract',
   'finish',
   'rollback',
 ] as const;

@@ -1,12 +1,77 @@
+import { ShipError, InternalError } from '../errors.js';
+import { discover, type ListedFile, type Migration } from '../migrations/discovery.js';
+import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands } from '../migrations/plan.js';
+import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
+import type { Ctx } from '../context.js';
 import type { Step } from './types.js';
 
 /**
- * Runs pending expand migrations on the migration host before the switch
- * (section 4 of DESIGN.md). With no `migrations.run` and no migrations in the
- * release there is nothing to do.
+ * Runs pending expand migrations on the migration host, after publish and before the
+ * switch (DESIGN §4). Under `migrations.contract: next-deploy` it first runs the contract
+ * migrations that are runnable (every host's current release holds them): those
+ * shipped by earlier deploys, never the ones this deploy ships, since no host runs this
+ * release yet. A changed applied migration stops everything before anything runs.
  */
 export const migrate: Step = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  async run() {},
+  async run(ctx) {
+    const id = ctx.release;
+    if (!id) throw new InternalError('migrate without a release');
+    const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
+    const view = await stageView(ctx, nextDeploy);
+    try {
+      const db = view.db;
+      // The new release's files: on the migration host, or (dry run: nothing published) the build.
+      const fromHost = view.dbInRun && !ctx.opts.dryRun;
+      const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
+      const ledger = await readLedger(db);
+      const changed = checksumMismatches(migrations, ledger, id);
+      if (changed.length) {
+        throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
+          host: db.name,
+          reason: 'migration-changed',
+          hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
+        });
+      }
+      const batches: MigrationBatch[] = [];
+      if (nextDeploy) {
+        const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
+        if (runnable.length && db.currentId) {
+          const cur = await releaseMigrations(ctx, db, db.currentId);
+          const curChanged = checksumMismatches(cur, ledger, db.currentId);
+          if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+          batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
+        }
+      }
+      const expands = pendingExpands(migrations, ledger);
+      batches.push({ release: id, migrations: expands });
+      const count = batches.reduce((n, b) => n + b.migrations.length, 0);
+      if (!count) {
+        ctx.events.debug('no pending migrations', db.name);
+        return;
+      }
+      if (!view.dbInRun && !ctx.opts.dryRun) {
+        throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
+          host: db.name,
+          reason: 'migration-host',
+          hint: `include ${db.name} in --hosts/--roles (it is the first host with role db, else the first host)`,
+        });
+      }
+      await runMigrations(ctx, db, batches, id);
+    } finally {
+      await view.close();
+    }
+  },
 };
+
+/** The new release's migrations as the build has them (a dry run publishes nothing). */
+function buildMigrations(ctx: Ctx): Migration[] {
+  const dir = ctx.stage.migrations.dir.replace(/\/+$/, '');
+  const files: ListedFile[] = (ctx.build?.files ?? [])
+    .filter((f) => f.path.startsWith(`${dir}/`) && !f.path.slice(dir.length + 1).includes('/'))
+    .map((f) => ({ file: f.path.slice(dir.length + 1), sha256: f.sha256, executable: (f.mode & 0o111) !== 0 }));
+  const d = discover(files, dir);
+  if (d.problems.length) throw new ShipError(`the build has misnamed migrations:\n${d.problems.map((p) => `    ${p}`).join('\n')}`, { reason: 'migrations' });
+  return d.migrations;
+}

@@ -1,0 +1,103 @@
+import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
+import type { Printer } from '../cli.js';
+import { newCtx, type HostRun } from '../context.js';
+import { ConnectError, toShipError, type ExitCode, type ShipError } from '../errors.js';
+import { Events } from '../events.js';
+import { describeLock, readLock, type LockInfo } from '../lock.js';
+import { migrationHostOf, pendingContracts, type ContractState } from '../migrations/plan.js';
+import { connectHost, hostMigrations, newHostRun, readLedger } from '../migrations/remote.js';
+
+export interface StatusRow {
+  host: string;
+  reachable: boolean;
+  current: string | null;
+  next: string | null;
+  lock: (LockInfo & { holder: string }) | null;
+  /** Contract migrations pending for the stage (null: the migration host could not be read). */
+  pendingContracts: { id: string; file: string; runnable: boolean }[] | null;
+  /** Pending contracts this host's current release lacks: it holds them back. */
+  blocking: string[];
+  migrationHost: boolean;
+  error?: string;
+}
+
+/**
+ * `ship status <stage>`: per host the current and next release, the lock holder, and
+ * the pending contract migrations. Reads only. Exits 0 whatever it finds on the hosts
+ * it reached, 4 when one could not be reached (DESIGN §8).
+ */
+export async function status(o: CommandOptions, print: Printer): Promise<CommandResult> {
+  const events = o.events ?? new Events();
+  const stage = await loadStage(o);
+  const ctx = newCtx('status', stage, events, o);
+  const t0 = Date.now();
+  const hosts: HostRun[] = [];
+  const failures = new Map<string, ShipError>();
+  try {
+    for (const cfg of stage.hosts) hosts.push(await newHostRun(ctx, cfg));
+    ctx.hosts = hosts;
+    await Promise.all(
+      hosts.map((h) =>
+        connectHost(h).catch((e) => {
+          const err = toShipError(e);
+          failures.set(h.name, err.exitCode === 4 ? err : new ConnectError(h.name, err.message.replace(`${h.name}: `, '')));
+        }),
+      ),
+    );
+    const reached = hosts.filter((h) => !failures.has(h.name));
+    const locks = new Map(await Promise.all(reached.map(async (h) => [h.name, await readLock(h).catch(() => undefined)] as const)));
+    const db = migrationHostOf(hosts.map((h) => ({ ...h, roles: h.cfg.roles })));
+    let contracts: ContractState[] | null = null;
+    if (db && !failures.has(db.name)) {
+      try {
+        contracts = pendingContracts(await hostMigrations(ctx, reached, [...failures.keys()]), await readLedger(db));
+      } catch (e) {
+        events.warn(`pending migrations unknown: ${toShipError(e).message}`, db.name);
+      }
+    }
+    const rows: StatusRow[] = hosts.map((h) => {
+      const err = failures.get(h.name);
+      const l = locks.get(h.name);
+      return {
+        host: h.name,
+        reachable: !err,
+        current: err ? null : (h.currentId ?? null),
+        next: err ? null : (h.nextId ?? null),
+        lock: l ? { ...l, holder: describeLock(l) } : null,
+        pendingContracts: contracts && !err ? contracts.map((c) => ({ id: c.id, file: c.file, runnable: c.runnable })) : contracts && null,
+        blocking: contracts && !err ? contracts.filter((c) => c.blockedBy.includes(h.name)).map((c) => c.file) : [],
+        migrationHost: h.name === db?.name,
+        error: err?.message,
+      };
+    });
+    print(rows, statusText(rows));
+  } finally {
+    await Promise.all(hosts.map((h) => h.t.close().catch(() => {})));
+  }
+  const worst = [...failures.values()][0];
+  const exitCode: ExitCode = worst ? 4 : 0;
+  if (worst) events.emit({ type: 'error', code: 4, reason: worst.reason, message: [...failures.values()].map((e) => e.message).join('; '), host: worst.host, hint: worst.hint });
+  events.emit({ type: 'summary', command: 'status', stage: stage.name, exitCode, hosts: hosts.map((h) => h.name), ms: Date.now() - t0, steps: {}, bytesSent: 0, pruned: {} });
+  return { exitCode, error: worst };
+}
+
+export function statusText(rows: StatusRow[]): string {
+  const out: string[] = [];
+  for (const r of rows) {
+    out.push(`${r.host}${r.migrationHost ? ' (migration host)' : ''}`);
+    if (!r.reachable) {
+      out.push(`  unreachable: ${r.error}`);
+      continue;
+    }
+    out.push(`  current  ${r.current ?? '(none)'}`);
+    if (r.next) out.push(`  next     ${r.next}`);
+    out.push(`  lock     ${r.lock ? r.lock.holder : 'free'}`);
+    if (r.pendingContracts === null) out.push('  contract migrations: unknown (migration host unreachable)');
+    else if (!r.pendingContracts.length) out.push('  contract migrations: none pending');
+    else {
+      out.push(`  contract migrations pending: ${r.pendingContracts.map((c) => `${c.file}${c.runnable ? ' (runnable)' : ''}`).join(', ')}`);
+      if (r.blocking.length) out.push(`  held back by this host (its current release lacks): ${r.blocking.join(', ')}`);
+    }
+  }
+  return out.join('\n');
+}
