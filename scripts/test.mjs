@@ -30,7 +30,11 @@ for (const group of groups) {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FORCE_COLOR: '0' },
     maxBuffer: 256 * 1024 * 1024,
+    // A hung suite must fail, not eat CI's time: each group gets at most 30 minutes.
+    timeout: 30 * 60 * 1000,
+    killSignal: 'SIGKILL',
   });
+  if (r.error) console.log(`${group}: ${r.error.message}`);
   process.stdout.write(r.stdout);
   const total = Number(/Total:\s+(\d+)/.exec(r.stdout)?.[1] ?? NaN);
   const ok = Number(/Passed:\s+(\d+)/.exec(r.stdout)?.[1] ?? NaN);

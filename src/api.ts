@@ -6,7 +6,7 @@ import { Events } from './events.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
-import { runFlow, type FlowItem } from './runner.js';
+import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
 import { openHosts } from './steps/connect.js';
 
 export interface CommandOptions extends LoadOptions, RunOptions {
@@ -37,7 +37,7 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
     hosts = hosts.filter((h) => h.roles.some((r) => o.roles!.includes(r)));
     if (!hosts.length) throw new UsageError(`no host of ${stage.name} has role ${o.roles.join(' or ')}`);
   }
-  return { ...stage, hosts };
+  return { ...stage, hosts, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
 }
 
 /**
@@ -64,7 +64,7 @@ export async function runCommand(command: string, o: CommandOptions, flow: FlowI
       stage: stage.name,
       hosts: ctx.hosts.map((h) => h.name),
       steps: flow.flatMap((f) => ('rollout' in f ? f.rollout.map((s) => s.name) : [f.name])),
-      strategy: (o.strategy ?? stage.strategy).type,
+      strategy: stage.strategy.type,
       dryRun: !!o.dryRun,
     });
     const r = await runFlow(ctx, flow);
@@ -93,7 +93,11 @@ export async function runCommand(command: string, o: CommandOptions, flow: FlowI
     steps: ctx.stepMs,
     bytesSent: ctx.bytesSent,
     pruned: ctx.pruned,
-    message: ctx.paused ? `paused after the canary; continue with: ship switch ${stage.name} ${ctx.release}` : undefined,
+    message: ctx.paused
+      ? `paused after the canary; continue with: ship switch ${stage.name} ${ctx.release}`
+      : o.noSwitch && command === 'deploy' && !error
+        ? `staged as next; make it live with: ship switch ${stage.name}`
+        : undefined,
   });
   return { exitCode, release: ctx.release, error, ctx };
 }
@@ -111,8 +115,8 @@ async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
   }
   // A lock conflict is no failure: another run is at work. Usage errors never got this far.
   if (error.exitCode === 1 || error.exitCode === 4) {
-    const connected = ctx.hosts.filter((h) => h.lockHeld || h.published);
-    await runHook(ctx, 'failed', connected.length ? connected : [], { SHIP_ERROR: error.message }).catch((e) =>
+    const connected = ctx.hosts.filter((h) => h.connected);
+    await runHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
       ctx.events.warn(`the failed hook failed too: ${(e as Error).message}`),
     );
   }

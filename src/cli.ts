@@ -29,7 +29,8 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       (c) =>
         locking(stage(c))
           .option('dry-run', { type: 'boolean', describe: 'connect and read, print the plan, change nothing' })
-          .option('no-switch', { type: 'boolean', describe: 'publish and point `next` at the release, leave `current`' })
+          // yargs reads --no-switch as switch: false (boolean negation), so the option is `switch`
+          .option('switch', { type: 'boolean', describe: 'switch after publishing; --no-switch points `next` at the release and leaves `current`' })
           .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
           .option('batch', { type: 'number', describe: 'hosts per batch (rolling, canary)' })
           .option('canary', { type: 'number', describe: 'hosts in the canary batch' })
@@ -80,6 +81,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
           .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
           .option('batch', { type: 'number' })
           .option('canary', { type: 'number' })
+          .option('pause', { type: 'boolean', describe: 'stop after the canary; `ship switch` continues' })
           .option('hosts', { type: 'string' })
           .option('roles', { type: 'string' }),
       run(async (s, a, o) => (await import('./commands/switch.js')).switchRelease({ ...o, release: a.release as string | undefined })),
@@ -118,7 +120,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       'exec <stage> [words..]',
       'run a command in `current` on every host (ship exec prod -- ls -la)',
       (c) => stage(c).positional('words', { type: 'string', array: true }),
-      run(async (s, a, o) => (await import('./commands/exec.js')).execCommand(o, (a.words as string[] | undefined) ?? [], printer(a))),
+      run(async (s, a, o) => (await import('./commands/exec.js')).execCommand(o, [...((a.words as string[] | undefined) ?? []), ...(a._ as unknown[]).slice(1).map(String)], printer(a))),
     )
     .command(
       'init',
@@ -126,8 +128,11 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       (c) =>
         c
           .option('template', { type: 'string', array: true, describe: 'templates to copy: nginx, pm2, systemd, php-fpm' })
+          .option('format', { choices: ['ts', 'json', 'yaml'] as const, describe: 'config file format (default ts)' })
           .option('force', { type: 'boolean', describe: 'overwrite existing files' }),
-      run(async (s, a, o) => (await import('./commands/init.js')).init(o, { templates: a.template as string[] | undefined, force: !!a.force }, printer(a))),
+      run(async (s, a, o) =>
+        (await import('./commands/init.js')).init(o, { templates: a.template as string[] | undefined, force: !!a.force, format: a.format as 'ts' | 'json' | 'yaml' | undefined }, printer(a)),
+      ),
     );
 }
 
@@ -178,6 +183,7 @@ export async function runCli(argv: string[]): Promise<number> {
           force: a.force as boolean | undefined,
           keep: a.keep as number | undefined,
           pause: a.pause as boolean | undefined,
+          strategy: strategyFlags(a),
           hosts: splitList(a.hosts),
           roles: splitList(a.roles),
         };
@@ -227,6 +233,12 @@ export async function runCli(argv: string[]): Promise<number> {
     return err.exitCode;
   }
   return exitCode;
+}
+
+/** --strategy/--batch/--canary as overrides of the stage's strategy (checked in loadStage). */
+function strategyFlags(a: Common): CommandOptions['strategy'] {
+  if (a.strategy === undefined && a.batch === undefined && a.canary === undefined) return undefined;
+  return { type: a.strategy as 'all-at-once' | 'rolling' | 'canary' | undefined, batchSize: a.batch as number | undefined, canary: a.canary as number | undefined };
 }
 
 function splitList(v: unknown): string[] | undefined {

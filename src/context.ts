@@ -12,7 +12,8 @@ export interface RunOptions {
   dryRun?: boolean;
   lockWait?: number;
   noSwitch?: boolean;
-  strategy?: Stage['strategy'];
+  /** Overrides of the stage's strategy (--strategy, --batch, --canary). */
+  strategy?: Partial<Stage['strategy']>;
   pause?: boolean;
   force?: boolean;
   to?: string;
@@ -37,6 +38,8 @@ export interface HostRun {
   history: HistoryEntry[];
   dirs: string[];
   infos: ReleaseInfo[];
+  /** The connection is open (the `failed` hook runs on such hosts). */
+  connected?: boolean;
   lockHeld: boolean;
   /** The release this run published here. */
   published: boolean;

@@ -3,7 +3,7 @@ export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
 
 export type ShipEvent =
   | { type: 'plan'; command: string; stage: string; release?: string; hosts: string[]; steps: string[]; strategy?: string; dryRun: boolean; actions?: string[] }
-  | { type: 'step'; step: string; status: StepStatus; host?: string; ms?: number; message?: string }
+  | { type: 'step'; step: string; status: StepStatus; host?: string; ms?: number; message?: string; batch?: number }
   | { type: 'switch'; host: string; release: string; previous?: string }
   | { type: 'health'; host: string; ok: boolean; status?: number; attempt: number; message?: string }
   | { type: 'hook'; hook: string; command: string; host?: string }

@@ -1,20 +1,29 @@
 import type { FlowItem } from './runner.js';
 import { build } from './steps/build.js';
 import { connect } from './steps/connect.js';
+import { contract } from './steps/contract.js';
 import { finish } from './steps/finish.js';
 import { health } from './steps/health.js';
 import { link } from './steps/link.js';
 import { lock } from './steps/lock.js';
 import { migrate } from './steps/migrate.js';
+import { promote } from './steps/promote.js';
 import { publish } from './steps/publish.js';
 import { reload } from './steps/reload.js';
 import { rollback } from './steps/rollback.js';
+import { stage } from './steps/stage.js';
 import { switchStep } from './steps/switch.js';
 import { upload } from './steps/upload.js';
 
 /** Deploy and rollback as ordered lists of steps; hooks attach to these names. */
 export const rollout: FlowItem = { rollout: [switchStep, reload, health] };
 
-export const deployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, rollout, finish];
+export const deployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, rollout, contract, finish];
+
+/** `ship deploy --no-switch`: everything up to the switch, then `next` points at the release. */
+export const stagedFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, stage, finish];
+
+/** `ship switch`: make `next` (or a named release) live with the stage's strategy. */
+export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, contract, finish];
 
 export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finish];

@@ -1,16 +1,24 @@
 import type { Ctx, HostRun } from './context.js';
-import { forEachHost, hostEnv, runUserCommand } from './context.js';
-import { CommandError } from './errors.js';
+import { forEachHost, hostEnv, run } from './context.js';
+import { CommandError, UsageError } from './errors.js';
 import { raw } from './shell.js';
 import { runSh } from './transport/local.js';
 import { wrapCommand } from './transport/command.js';
 
+export interface HookOptions {
+  /** false before the hosts are connected (build, before:connect): host commands cannot run. */
+  hostsReady?: boolean;
+}
+
 /**
- * Runs the commands of one hook (`before:upload`, `drain`, `failed`, …). `local:`
- * commands run once on the deployer, in the config's directory; the rest run on each
- * host of the step in its release directory, with the SHIP_* environment.
+ * Runs the commands of one hook (`before:upload`, `drain`, `failed`, …), in order.
+ * `local:` commands run once per call on the deployer, in the config's directory, with
+ * the SHIP_* values of the first host (SHIP_HOST empty, SHIP_HOSTS listing the hosts of
+ * the step or batch). The rest run on each host of the step, in the release directory
+ * (deployTo while the release is not published yet), with the SHIP_* environment.
+ * A non-zero exit fails the hook (CommandError, exit 1).
  */
-export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv: Record<string, string> = {}): Promise<void> {
+export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv: Record<string, string> = {}, opts: HookOptions = {}): Promise<void> {
   const commands = ctx.stage.hooks[hook];
   if (!commands?.length || ctx.opts.dryRun) return;
   for (const command of commands) {
@@ -18,22 +26,44 @@ export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv
       const cmd = command.slice('local:'.length).trim();
       ctx.events.emit({ type: 'hook', hook, command: cmd });
       const first = hosts[0];
+      // The deployer's own environment is inherited; these are exported on top of it.
       const env = {
-        ...process.env,
         ...ctx.stage.env,
-        ...(first ? hostEnv(ctx, first) : {}),
+        ...(first
+          ? hostEnv(ctx, first)
+          : { SHIP_STAGE: ctx.stage.name, SHIP_RELEASE: ctx.release ?? '', SHIP_RELEASE_PATH: '', SHIP_DEPLOY_TO: '', SHIP_PREVIOUS_RELEASE: '' }),
         SHIP_HOST: '',
+        SHIP_HOSTS: hosts.map((h) => h.name).join(','),
         ...extraEnv,
       } as Record<string, string>;
       const r = await runSh(wrapCommand(raw(cmd), { cwd: ctx.stage.configDir, env: pick(env) }), cmd);
       if (r.code !== 0) throw new CommandError('local', `hook ${hook} (${cmd})`, r);
     } else {
+      if (opts.hostsReady === false) {
+        throw new UsageError(`hook ${hook}: '${command}' would run on the hosts, which are not connected yet at that point`, {
+          hint: `run it on the deployer (prefix it with local:) or attach it to a later step (after:connect)`,
+        });
+      }
       await forEachHost(ctx, `hook ${hook}`, hosts, async (h) => {
         ctx.events.emit({ type: 'hook', hook, command, host: h.name });
-        await runUserCommand(ctx, h, command, `hook ${hook} (${command})`, h.cwd, extraEnv);
+        const cwd = await hookDir(h);
+        await run(h, raw(command), `hook ${hook} (${command})`, {
+          cwd,
+          env: { ...hostEnv(ctx, h), ...extraEnv },
+          envFile: ctx.stage.envFile && cwd === h.cwd && cwd !== h.root ? ctx.stage.envFile : undefined,
+        });
       });
     }
   }
+}
+
+/** The release directory when it exists, else deployTo, else (first deploy, not created yet) the home directory. */
+async function hookDir(h: HostRun): Promise<string | undefined> {
+  for (const d of [h.cwd, h.root]) {
+    const type = (await h.t.stat(d).catch(() => null))?.type;
+    if (type === 'dir' || type === 'symlink') return d;
+  }
+  return undefined;
 }
 
 /** Only names a POSIX shell can export. */

@@ -1,42 +1,90 @@
+import type { Stage } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, runUserCommand } from './context.js';
-import { toShipError, ShipError } from './errors.js';
+import { toShipError, ShipError, UsageError } from './errors.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
-import { switchHost } from './switch.js';
+import { releaseInfos } from './releases.js';
+import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
 import type { Step } from './steps/types.js';
 
 /** A flow is an ordered list of steps; a rollout runs its steps batch by batch. */
 export type FlowItem = Step | { rollout: Step[] };
 
-export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[]): Promise<void> {
-  if (ctx.interrupted) throw new ShipError('interrupted', { reason: 'interrupted' });
-  await runHook(ctx, `before:${step.name}`, hosts);
+export type Strategy = Stage['strategy'];
+
+/** Where a step runs inside a rollout: its batch (1-based) of how many. */
+export interface BatchScope {
+  batch?: number;
+}
+
+/** Steps whose hooks run before any host is connected: only `local:` commands make sense. */
+const BEFORE_CONNECT = new Set(['before:build', 'after:build', 'before:connect']);
+
+/**
+ * Runs one step over `hosts` between its before:/after: hooks, with step events. An
+ * interrupt (Ctrl-C) stops the flow before the next step, except inside a rollout batch
+ * (`inFlight`): a batch that started flipping finishes.
+ */
+export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: BatchScope = {}, inFlight = false): Promise<void> {
+  if (ctx.interrupted && !inFlight) throw new ShipError('interrupted', { reason: 'interrupted' });
   const t0 = Date.now();
-  ctx.events.emit({ type: 'step', step: step.name, status: 'start' });
+  ctx.events.emit({ type: 'step', step: step.name, status: 'start', ...scope });
   try {
+    await runHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`before:${step.name}`) });
     await step.run(ctx, hosts);
+    await runHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`after:${step.name}`) });
   } catch (e) {
-    ctx.events.emit({ type: 'step', step: step.name, status: 'failed', ms: Date.now() - t0, message: toShipError(e).message });
+    ctx.events.emit({ type: 'step', step: step.name, status: 'failed', ms: Date.now() - t0, message: toShipError(e).message, ...scope });
     throw e;
   }
   const ms = Date.now() - t0;
   ctx.stepMs[step.name] = (ctx.stepMs[step.name] ?? 0) + ms;
-  ctx.events.emit({ type: 'step', step: step.name, status: 'done', ms });
-  await runHook(ctx, `after:${step.name}`, hosts);
+  ctx.events.emit({ type: 'step', step: step.name, status: 'done', ms, ...scope });
 }
 
 /** Splits the hosts into the batches of the stage's strategy. */
-export function planBatches<T>(hosts: T[], strategy: Ctx['stage']['strategy']): T[][] {
+export function planBatches<T>(hosts: T[], strategy: Strategy): T[][] {
   if (strategy.type === 'all-at-once' || hosts.length === 0) return [hosts];
   const batches: T[][] = [];
   let rest = hosts;
   if (strategy.type === 'canary') {
-    batches.push(rest.slice(0, strategy.canary));
-    rest = rest.slice(strategy.canary);
+    batches.push(rest.slice(0, Math.max(1, strategy.canary)));
+    rest = rest.slice(Math.max(1, strategy.canary));
   }
-  for (let i = 0; i < rest.length; i += strategy.batchSize) batches.push(rest.slice(i, i + strategy.batchSize));
+  const size = Math.max(1, strategy.batchSize);
+  for (let i = 0; i < rest.length; i += size) batches.push(rest.slice(i, i + size));
   return batches.filter((b) => b.length);
+}
+
+/**
+ * The strategy a run uses: the stage's, overridden by the command line. `--canary N`
+ * or `--pause` without `--strategy` mean canary; `--batch N` alone turns all-at-once
+ * into rolling. Contradictions are usage errors (exit 2, before anything is contacted).
+ */
+export function resolveStrategy(base: Strategy, given: Partial<Strategy> = {}, pause = false): Strategy {
+  const s: Strategy = { ...base };
+  const whole = (v: number | undefined, flag: string) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UsageError(`${flag} takes a whole number of at least 1 (got ${v})`);
+  };
+  whole(given.batchSize, '--batch');
+  whole(given.canary, '--canary');
+  if (given.type !== undefined && !['all-at-once', 'rolling', 'canary'].includes(given.type)) {
+    throw new UsageError(`unknown strategy '${given.type}'`, { hint: 'use all-at-once, rolling or canary' });
+  }
+  if (given.type) s.type = given.type;
+  else if (given.canary !== undefined || pause) s.type = 'canary';
+  else if (given.batchSize !== undefined && s.type === 'all-at-once') s.type = 'rolling';
+  if (given.batchSize !== undefined) {
+    if (s.type === 'all-at-once') throw new UsageError('--batch applies to the rolling and canary strategies, not all-at-once');
+    s.batchSize = given.batchSize;
+  }
+  if (given.canary !== undefined) {
+    if (s.type !== 'canary') throw new UsageError(`--canary applies to the canary strategy, not ${s.type}`);
+    s.canary = given.canary;
+  }
+  if (pause && s.type !== 'canary') throw new UsageError(`--pause stops after the canary batch: it needs the canary strategy, not ${s.type}`);
+  return s;
 }
 
 export interface FlowResult {
@@ -56,46 +104,137 @@ export async function runFlow(ctx: Ctx, flow: FlowItem[]): Promise<FlowResult> {
   return {};
 }
 
+/**
+ * Runs the rollout steps (switch, reload, health) over the hosts that are not on their
+ * target yet, batch by batch. Under rolling and canary each batch is drained first and
+ * undrained once healthy; the next batch starts only then. Any failure flips every host
+ * this run switched back (revertSwitched) and fails the run.
+ */
 async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
-  const strategy = ctx.opts.strategy ?? ctx.stage.strategy;
-  const batches = planBatches(ctx.hosts, strategy);
+  const strategy = ctx.stage.strategy;
+  const hosts = ctx.hosts.filter((h) => h.target && h.currentId !== h.target);
+  const already = ctx.hosts.filter((h) => h.target && h.currentId === h.target);
+  if (already.length && hosts.length) ctx.events.log(`${already.map((h) => h.name).join(', ')} already on ${already[0].target}: left alone`);
+  if (!hosts.length) {
+    if (ctx.hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} is live on every host already`);
+    return {};
+  }
+  const batches = planBatches(hosts, strategy);
   const batched = strategy.type !== 'all-at-once';
   for (const [i, batch] of batches.entries()) {
     if (ctx.interrupted) break; // a batch in flight finishes; the rest stay on their release
+    const scope: BatchScope = batched ? { batch: i + 1 } : {};
+    if (batched) {
+      const label = strategy.type === 'canary' && i === 0 ? 'canary' : `batch ${i + 1}/${batches.length}`;
+      ctx.events.log(`${label}: ${batch.map((h) => h.name).join(', ')}`);
+    }
+    let drained = false;
     try {
-      if (batched) await runHook(ctx, 'drain', batch);
-      for (const step of steps) await runStep(ctx, step, batch);
-      if (batched) await runHook(ctx, 'undrain', batch);
+      if (batched) {
+        drained = true; // a drain that failed on one host may have drained the others
+        await runHook(ctx, 'drain', batch);
+      }
+      for (const step of steps) await runStep(ctx, step, batch, scope, true);
+      if (batched) {
+        drained = false;
+        await runHook(ctx, 'undrain', batch);
+      }
     } catch (e) {
-      ctx.error = toShipError(e);
-      await revertSwitched(ctx);
-      throw e;
+      throw await failRollout(ctx, e, drained ? batch : []);
     }
     if (strategy.type === 'canary' && i === 0 && ctx.opts.pause && batches.length > 1) {
-      return { paused: batches.slice(1).flat() };
+      const rest = batches.slice(1).flat();
+      await stageForLater(ctx, rest);
+      ctx.events.log(`paused after the canary (${batch.map((h) => h.name).join(', ')}); ${rest.map((h) => h.name).join(', ')} stay on their release`);
+      return { paused: rest };
     }
   }
   if (ctx.interrupted) throw new ShipError('interrupted during the switch: the batch in flight finished, the other hosts stay on their release', { reason: 'interrupted' });
   return {};
 }
 
+/** A paused canary points `next` at the release on the hosts it left, for `ship switch`. */
+async function stageForLater(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  if (ctx.opts.dryRun) return;
+  await forEachHost(ctx, 'stage', hosts, async (h) => {
+    if (!h.target) return;
+    await flipLink(h, h.target, 'next');
+    h.nextId = h.target;
+    return `next -> ${h.target}`;
+  });
+}
+
+/**
+ * After a failure inside the rollout: reverts the hosts this run switched, undrains the
+ * batch in flight once it is back on its release, and returns the error to throw (the
+ * original one, with a hint saying what was rolled back).
+ */
+async function failRollout(ctx: Ctx, e: unknown, drained: HostRun[]): Promise<ShipError> {
+  const err = toShipError(e);
+  ctx.error = err;
+  const failedRelease = ctx.release;
+  const { reverted, incomplete } = await revertSwitched(ctx);
+  if (drained.length && !incomplete) {
+    await runHook(ctx, 'undrain', drained).catch((x) => ctx.events.warn(`undrain after the rollback failed: ${toShipError(x).message}`));
+  }
+  if (ctx.command === 'switch' && failedRelease && reverted.length) await markFailedEverywhere(ctx, failedRelease, err);
+  if (!reverted.length || err.exitCode !== 1) return err;
+  const where = reverted.map((h) => `${h.name} -> ${h.currentId ?? '(no release)'}`).join(', ');
+  const hint = incomplete
+    ? `the automatic rollback was incomplete (${incomplete}); check the hosts with: ship status ${ctx.stage.name}`
+    : `rolled back: ${where}${err.hint ? `; ${err.hint}` : ''}`;
+  const out = new ShipError(err.message, { host: err.host, reason: err.reason, hint, cause: err });
+  ctx.error = out;
+  return out;
+}
+
+/** `ship switch` failed: the release is failed on every host, and `next` no longer points at it. */
+async function markFailedEverywhere(ctx: Ctx, id: string, err: ShipError): Promise<void> {
+  await forEachHost(ctx, 'mark failed', ctx.hosts, async (h) => {
+    if (h.currentId !== id && h.dirs.includes(id) && !h.history.some((x) => x.action === 'failure' && x.release === id)) {
+      await record(ctx, h, { action: 'failure', release: id, states: { [id]: 'failed' }, message: err.message });
+      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
+    }
+    if (h.nextId === id) await removeNext(h);
+  }).catch((x) => ctx.events.warn(`could not mark ${id} failed everywhere: ${toShipError(x).message}`));
+}
+
 /**
  * After a failed reload or health check: every host this run flipped goes back to the
- * release it had, is reloaded, and the release that failed is recorded as failed.
+ * release it had (on a first deploy: to no release), is reloaded, and the release that
+ * failed is recorded as failed there. Never throws: a host that cannot be reverted is
+ * reported in `incomplete`.
  */
-export async function revertSwitched(ctx: Ctx): Promise<void> {
+export async function revertSwitched(ctx: Ctx): Promise<{ reverted: HostRun[]; incomplete?: string }> {
   const flipped = ctx.hosts.filter((h) => h.switchedFrom !== undefined && h.currentId !== (h.switchedFrom ?? undefined));
-  if (!flipped.length) return;
-  ctx.events.warn(`rolling back ${flipped.map((h) => h.name).join(', ')} after: ${ctx.error?.message ?? 'a failure'}`);
+  if (!flipped.length || ctx.opts.dryRun) return { reverted: [] };
+  ctx.events.warn(`rolling back ${flipped.map((h) => h.name).join(', ')} after: ${firstLine(ctx.error?.message ?? 'a failure')}`);
+  const markFailed = ctx.command === 'deploy' || ctx.command === 'switch';
+  let incomplete: string | undefined;
   await forEachHost(ctx, 'revert', flipped, async (h) => {
-    const back = h.switchedFrom;
+    const back = h.switchedFrom ?? undefined;
     const left = h.currentId;
-    if (!back) {
-      ctx.events.warn(`no earlier release to go back to; current stays on ${left}`, h.name);
-      return;
+    if (back) await switchHost(ctx, h, back, 'rollback');
+    else await unlinkCurrent(ctx, h);
+    if (left && markFailed) {
+      await record(ctx, h, { action: 'failure', release: left, states: { [left]: 'failed' }, message: ctx.error?.message });
+      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
     }
-    await switchHost(ctx, h, back, 'rollback');
-    if (left && ctx.command === 'deploy') await record(ctx, h, { action: 'failure', release: left, states: { [left]: 'failed' }, message: ctx.error?.message });
-    if (ctx.stage.reload) await runUserCommand(ctx, h, ctx.stage.reload, `reload (${ctx.stage.reload})`, h.paths.current);
+    if (back && ctx.stage.reload) {
+      await runUserCommand(ctx, h, ctx.stage.reload, `reload (${ctx.stage.reload}) after the rollback`, h.paths.current, {
+        SHIP_RELEASE: back,
+        SHIP_RELEASE_PATH: h.paths.release(back),
+        SHIP_PREVIOUS_RELEASE: left ?? '',
+      });
+    }
+    return back ? `back on ${back}` : 'no release was live before: current removed';
+  }).catch((e) => {
+    incomplete = toShipError(e).message;
+    ctx.events.warn(`the automatic rollback failed: ${incomplete}`);
   });
+  return { reverted: flipped, incomplete };
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
 }

@@ -47,3 +47,39 @@ export async function switchHost(ctx: Ctx, h: HostRun, id: string, action: 'swit
   h.infos = releaseInfos(h.history, h.dirs, h.currentId);
   ctx.events.emit({ type: 'switch', host: h.name, release: id, previous: from });
 }
+
+/**
+ * The revert of a first deploy: no release was live before, so `current` goes away
+ * (one unlink: it never points at anything incomplete). Records the state.
+ */
+export async function unlinkCurrent(ctx: Ctx, h: HostRun): Promise<void> {
+  const st = await h.t.stat(h.paths.current);
+  if (st && st.type !== 'symlink') {
+    throw new ShipError(`${h.name}: ${h.paths.current} is a real ${st.type === 'dir' ? 'directory' : 'file'}, not a symlink`, { host: h.name, reason: 'current-not-symlink' });
+  }
+  const left = h.currentId;
+  if (st) await h.t.remove(h.paths.current);
+  h.currentId = undefined;
+  if (left) await record(ctx, h, { action: 'rollback', previous: left, states: { [left]: 'rolled-back' } });
+  h.infos = releaseInfos(h.history, h.dirs, h.currentId);
+  ctx.events.warn(`no release was live before this run: current (${left ?? 'nothing'}) removed`, h.name);
+}
+
+/** Removes `next` (a symlink only; a real directory there is refused, never removed). */
+export async function removeNext(h: HostRun): Promise<boolean> {
+  const st = await h.t.stat(h.paths.next);
+  if (!st) {
+    h.nextId = undefined;
+    return false;
+  }
+  if (st.type !== 'symlink') {
+    throw new ShipError(`${h.name}: ${h.paths.next} is a real ${st.type === 'dir' ? 'directory' : 'file'}, not a symlink`, {
+      host: h.name,
+      reason: 'next-not-symlink',
+      hint: 'ship never removes it: move it aside',
+    });
+  }
+  await h.t.remove(h.paths.next);
+  h.nextId = undefined;
+  return true;
+}

@@ -16,7 +16,7 @@ export function fmtBytes(n: number): string {
 export function summaryLines(e: Extract<Stamped, { type: 'summary' }>): string[] {
   const lines: string[] = [];
   const verdict = e.exitCode === 0 ? 'ok' : `failed (exit ${e.exitCode})`;
-  lines.push(`ship ${e.command} ${e.stage}: ${verdict}${e.release ? ` — release ${e.release}` : ''} in ${fmtMs(e.ms)}`);
+  lines.push(`ship ${e.command}${e.stage && e.stage !== 'undefined' ? ` ${e.stage}` : ''}: ${verdict}${e.release ? ` — release ${e.release}` : ''} in ${fmtMs(e.ms)}`);
   if (e.message) lines.push(`  ${e.message}`);
   if (e.hosts.length) lines.push(`  hosts: ${e.hosts.join(', ')}`);
   const steps = Object.entries(e.steps);

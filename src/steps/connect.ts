@@ -14,6 +14,7 @@ export const connect: Step = {
   async run(ctx) {
     await forEachHost(ctx, 'connect', ctx.hosts, async (h) => {
       await h.t.connect();
+      h.connected = true;
       if (h.cfg.deployTo.startsWith('~/')) {
         h.root = path.join(await h.t.home(), h.cfg.deployTo.slice(2));
         h.paths = new Paths(h.root);

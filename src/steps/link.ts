@@ -1,5 +1,5 @@
 import path from 'node:path/posix';
-import type { Manifest } from '../build.js';
+import { withCarriedAssets } from '../assets.js';
 import { forEachHost, run } from '../context.js';
 import { InternalError } from '../errors.js';
 import { sh } from '../shell.js';
@@ -31,7 +31,7 @@ export const link: Step = {
       const revisionFile = path.join(partial, 'REVISION');
       await h.t.remove(revisionFile);
       if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`);
-      const manifest: Manifest = { release: id, revision: build.revision, files: build.files, links: build.links };
+      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, files: build.files, links: build.links }, build.dirs);
       await h.t.mkdirp(h.paths.manifests);
       await h.t.writeFile(h.paths.manifest(id), JSON.stringify(manifest));
     });

@@ -1,6 +1,8 @@
+import { carryBackAssets } from '../assets.js';
 import { GOOD, previousGood } from '../releases.js';
 import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
+import { guardRollback } from '../migrations/guard.js';
 import type { Step } from './types.js';
 
 /**
@@ -36,12 +38,14 @@ export const rollback: Step = {
         });
       }
     }
+    await guardRollback(ctx, hosts, target);
     for (const h of hosts) {
       h.target = target;
       h.cwd = h.paths.release(target);
     }
     ctx.release = target;
     ctx.events.log(`rolling back to ${target}`);
+    await carryBackAssets(ctx, hosts);
   },
 };
 

@@ -1,0 +1,161 @@
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandOptions, CommandResult } from '../api.js';
+import { ShipError, UsageError } from '../errors.js';
+
+/** templates/ of the package (src/commands → ../../templates; dist/commands likewise). */
+export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
+
+export const CONFIG_FORMATS = ['ts', 'json', 'yaml'] as const;
+export type ConfigFormat = (typeof CONFIG_FORMATS)[number];
+
+/** What each `--template` name writes: template file → path in the project. */
+export const TEMPLATE_SETS: Record<string, Array<{ from: string; to: string }>> = {
+  nginx: [
+    { from: 'nginx/site.conf', to: 'deploy/nginx/{{app}}.conf' },
+    { from: 'maintenance.html', to: 'deploy/maintenance.html' },
+  ],
+  pm2: [{ from: 'pm2/ecosystem.config.cjs', to: 'deploy/pm2/ecosystem.config.cjs' }],
+  systemd: [{ from: 'systemd/app.service', to: 'deploy/systemd/{{app}}.service' }],
+  'php-fpm': [
+    { from: 'php-fpm/nginx.conf', to: 'deploy/php-fpm/nginx.conf' },
+    { from: 'php-fpm/pool.conf', to: 'deploy/php-fpm/pool.conf' },
+    { from: 'maintenance.html', to: 'deploy/maintenance.html' },
+  ],
+};
+
+export interface TemplateVars {
+  app: string;
+  deployTo: string;
+  listen: string;
+  serverName: string;
+  appPort: string;
+  user: string;
+  phpSocket: string;
+}
+
+/** `{{name}}` → vars[name]; unknown names stay as they are. */
+export function renderTemplate(text: string, vars: Partial<TemplateVars>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (m, k: string) => {
+    const v = (vars as Record<string, string | undefined>)[k];
+    return v === undefined ? m : v;
+  });
+}
+
+/** Reads a file of templates/ and fills it in. */
+export async function readTemplate(rel: string, vars: Partial<TemplateVars>): Promise<string> {
+  return renderTemplate(await fs.readFile(path.join(TEMPLATES_DIR, rel), 'utf8'), vars);
+}
+
+/** A name usable in file names, nginx upstream names and YAML: `@acme/web app` → `web-app`. */
+export function appSlug(name: string): string {
+  const s = name
+    .replace(/^@[^/]+\//, '')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return s || 'app';
+}
+
+export function defaultVars(app: string): TemplateVars {
+  const slug = appSlug(app);
+  return {
+    app: slug,
+    deployTo: `/var/www/${slug}`,
+    listen: '80',
+    serverName: `${slug}.example.com`,
+    appPort: '3000',
+    user: 'deploy',
+    phpSocket: `/run/php/${slug}.sock`,
+  };
+}
+
+export interface InitOptions {
+  templates?: string[];
+  force?: boolean;
+  format?: ConfigFormat;
+}
+
+interface PlannedWrite {
+  path: string;
+  rel: string;
+  content: string;
+  template: string;
+}
+
+/**
+ * `ship init [--template nginx pm2 systemd php-fpm] [--format ts|json|yaml] [--force]`:
+ * writes a starter config and the chosen server templates into the working directory.
+ * Refuses (exit 2, nothing written) when a file it would write exists, unless --force.
+ */
+export async function init(o: CommandOptions, opts: InitOptions = {}, print?: (rows: object[], text: string) => void): Promise<CommandResult> {
+  const t0 = Date.now();
+  const cwd = path.resolve(o.cwd ?? process.cwd());
+  const format = opts.format ?? 'ts';
+  if (!CONFIG_FORMATS.includes(format)) throw new UsageError(`unknown config format '${format}'`, { hint: `one of: ${CONFIG_FORMATS.join(', ')}` });
+  const names = [...new Set((opts.templates ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean))];
+  const unknown = names.filter((n) => !TEMPLATE_SETS[n]);
+  if (unknown.length) {
+    throw new UsageError(`unknown template${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: `templates: ${Object.keys(TEMPLATE_SETS).join(', ')}` });
+  }
+  const st = await fs.stat(cwd).catch(() => null);
+  if (!st?.isDirectory()) throw new UsageError(`${cwd} is not a directory`);
+
+  const pkg = await readPackageJson(cwd);
+  const vars = defaultVars(pkg?.name ?? path.basename(cwd));
+  const writes: PlannedWrite[] = [];
+  const configName = `ship.config.${format}`;
+  let config = await readTemplate(configName, vars);
+  if (format === 'ts' && !dependsOnShip(pkg)) {
+    // Without ship-deploy among the project's packages the import would not resolve: a plain object.
+    config = config
+      .replace(/^import \{ defineConfig \} from 'ship-deploy';\n\n/m, '')
+      .replace('export default defineConfig({', 'export default {')
+      .replace(/\}\);\s*$/, '};\n');
+  }
+  writes.push({ path: path.join(cwd, configName), rel: configName, content: config, template: 'config' });
+  for (const name of names) {
+    for (const f of TEMPLATE_SETS[name]) {
+      const rel = renderTemplate(f.to, vars);
+      if (writes.some((w) => w.rel === rel)) continue;
+      writes.push({ path: path.join(cwd, rel), rel, content: await readTemplate(f.from, vars), template: name });
+    }
+  }
+
+  const existing = writes.filter((w) => existsSync(w.path));
+  if (existing.length && !opts.force) {
+    throw new UsageError(`not overwriting ${existing.map((w) => w.rel).join(', ')} in ${cwd}`, {
+      reason: 'exists',
+      hint: 'pass --force to overwrite, or move the file aside',
+    });
+  }
+  for (const w of writes) {
+    await fs.mkdir(path.dirname(w.path), { recursive: true });
+    try {
+      await fs.writeFile(w.path, w.content, { flag: opts.force ? 'w' : 'wx' });
+    } catch (e) {
+      throw new ShipError(`could not write ${w.path}: ${(e as Error).message}`, { reason: 'init' });
+    }
+  }
+  const rows = writes.map((w) => ({ path: w.rel, template: w.template, overwritten: existing.includes(w) }));
+  const next = names.length ? `\nServer files are under deploy/: each starts with how to install it.` : '';
+  print?.(
+    rows,
+    `${writes.map((w) => `wrote ${w.rel}${existing.includes(w) ? ' (overwritten)' : ''}`).join('\n')}\n` +
+      `Next: set your hosts in ${configName}, then \`ship check production\`.${next}`,
+  );
+  o.events?.emit({ type: 'summary', command: 'init', stage: '', exitCode: 0, hosts: [], ms: Date.now() - t0, steps: {}, bytesSent: 0, pruned: {} });
+  return { exitCode: 0 };
+}
+
+async function readPackageJson(dir: string): Promise<{ name?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> } | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function dependsOnShip(pkg: Awaited<ReturnType<typeof readPackageJson>>): boolean {
+  return !!(pkg?.dependencies?.['ship-deploy'] ?? pkg?.devDependencies?.['ship-deploy']);
+}

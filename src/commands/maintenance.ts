@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path/posix';
+import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { forEachHost } from '../context.js';
+import { UsageError } from '../errors.js';
+import { connect } from '../steps/connect.js';
+import { lock } from '../steps/lock.js';
+import type { Step } from '../steps/types.js';
+import { loadStage } from '../api.js';
+import { readTemplate } from './init.js';
+
+export const MAINTENANCE_FILE = 'maintenance.html';
+
+/**
+ * `ship maintenance <stage> on|off`: puts up or takes down shared/maintenance.html on every
+ * host (DESIGN §5), which the nginx template answers with 503 for every request. The page
+ * is `maintenance.page` from the config, else templates/maintenance.html. `on` writes a
+ * temporary file and renames it over the page, so nginx never sees half a page. Locks
+ * like every writing command.
+ */
+export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promise<CommandResult> {
+  if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not '${mode}'`);
+  let page: Buffer | undefined;
+  if (mode === 'on') {
+    const stage = await loadStage(o);
+    page = await readPage(stage.maintenance.page, stage.app);
+  }
+  const step: Step = {
+    name: 'maintenance',
+    description: mode === 'on' ? 'put up shared/maintenance.html' : 'take down shared/maintenance.html',
+    async run(ctx, hosts) {
+      if (ctx.opts.dryRun) return;
+      await forEachHost(ctx, 'maintenance', hosts, async (h) => {
+        const file = path.join(h.paths.shared, MAINTENANCE_FILE);
+        if (mode === 'off') {
+          const was = await h.t.stat(file);
+          await h.t.remove(file);
+          return was ? `removed ${file}` : 'was not in maintenance';
+        }
+        await h.t.mkdirp(h.paths.shared);
+        const tmp = path.join(h.paths.shared, `.${MAINTENANCE_FILE}.tmp-${randomBytes(4).toString('hex')}`);
+        await h.t.writeFile(tmp, page!, { mode: 0o644 });
+        try {
+          await h.t.rename(tmp, file);
+        } catch (e) {
+          await h.t.remove(tmp).catch(() => {});
+          throw e;
+        }
+        return `wrote ${file}`;
+      });
+    },
+  };
+  return runCommand('maintenance', o, [connect, lock, step]);
+}
+
+async function readPage(configured: string | undefined, app: string): Promise<Buffer> {
+  if (!configured) return Buffer.from(await readTemplate('maintenance.html', { app }));
+  try {
+    const st = await fs.stat(configured);
+    if (!st.isFile()) throw new Error('not a file');
+    return await fs.readFile(configured);
+  } catch {
+    throw new UsageError(`maintenance.page ${configured} is missing or not a file`, {
+      reason: 'config',
+      hint: 'set maintenance.page to an HTML file (relative to the config file), or remove it to use the built-in page',
+    });
+  }
+}

@@ -1,0 +1,23 @@
+// ship: deploy config for {{app}}. Docs: DESIGN.md of ship; `ship check <stage>` tests it.
+import { defineConfig } from 'ship-deploy';
+
+export default defineConfig({
+  app: '{{app}}',
+  build: { command: 'npm run build', dir: 'dist' },
+  deployTo: '{{deployTo}}',
+  keepReleases: 5,
+  shared: { dirs: ['storage'], files: [] },
+  env: { NODE_ENV: 'production' },
+  // Run on each host after the switch: see deploy/ for nginx, pm2, systemd, php-fpm.
+  reload: 'pm2 reload {{app}}',
+  // healthcheck: { url: 'http://127.0.0.1:{{appPort}}/healthz' },
+  // Old pages keep finding their fingerprinted files after a deploy or rollback.
+  assets: { dirs: ['public/assets'], keep: 3 },
+  stages: {
+    production: {
+      hosts: ['deploy@web1.example.com', 'deploy@web2.example.com'],
+    },
+    // A deploy into ./.ship/demo on this machine: `ship deploy demo` tries everything out.
+    demo: { hosts: ['local'], deployTo: './.ship/demo', reload: 'true' },
+  },
+});
