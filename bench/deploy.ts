@@ -14,6 +14,8 @@ import { project, writeOwned } from '../test/harness/stage.js';
 import { startSshHosts } from '../test/harness/sshd.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+// Time the built CLI, as users run it (npm run bench builds first).
+process.env.SHIP_TEST_BIN ??= 'bin/ship.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -20,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Reaper } from './reaper.js';
 
 export const NGINX = '/usr/sbin/nginx';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -49,34 +50,8 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-const dirs = new Set<string>();
-let handlersInstalled = false;
-
-function killAllSync(): void {
-  for (const p of live) {
-    try {
-      if (p.pid) process.kill(p.pid, 'SIGTERM');
-    } catch {
-      /* gone */
-    }
-  }
-  live.clear();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs.clear();
-}
-
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', killAllSync);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      killAllSync();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  }
-}
+const reaper = new Reaper();
+const { live, dirs } = reaper;
 
 export function ensureNginx(): void {
   if (existsSync(NGINX)) return;
@@ -132,7 +107,6 @@ function waitForPort(port: number, proc: ChildProcess, log: () => string, timeou
 
 export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   ensureNginx();
-  installHandlers();
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'ship-nginx-'));
   dirs.add(prefix);
   chmodSync(prefix, 0o755);

@@ -14,6 +14,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { atExit } from './reaper.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PM2_BIN = path.join(root, 'node_modules/.bin/pm2');
@@ -79,13 +80,7 @@ function killAllSync(): void {
 function installHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  process.on('exit', killAllSync);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      killAllSync();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  }
+  atExit(killAllSync);
 }
 
 export function ensurePm2(): void {

@@ -17,6 +17,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, Reaper } from './reaper.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PG_USER = 'postgres';
@@ -65,46 +66,13 @@ function ids(user: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-const live = new Set<ChildProcess>();
-const tmps = new Set<string>();
-let handlers = false;
-function installHandlers(): void {
-  if (handlers) return;
-  handlers = true;
-  const killAll = () => {
-    for (const p of live) {
-      try {
-        p.kill('SIGQUIT'); // immediate shutdown: the cluster is thrown away
-      } catch {
-        /* gone */
-      }
-    }
-    for (const t of tmps) rmSync(t, { recursive: true, force: true });
-  };
-  process.on('exit', killAll);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      killAll();
-      process.exit(130);
-    });
-  }
-}
+// Immediate shutdown (SIGQUIT): the cluster is thrown away.
+const reaper = new Reaper('SIGQUIT');
+const { live, dirs: tmps } = reaper;
 
 export async function startPostgres(): Promise<Postgres> {
   const bin = ensurePostgres();
-  installHandlers();
   const asUser = ids(PG_USER);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ship-pg-'));
   tmps.add(tmp);

@@ -23,7 +23,10 @@ export interface ShipRun {
 }
 
 export function spawnShip(args: string[], opts: { cwd: string; env?: Record<string, string> }): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX, ENTRY, ...args], {
+  // SHIP_TEST_BIN=bin/ship.js runs the built CLI instead (the benchmark does).
+  const bin = process.env.SHIP_TEST_BIN;
+  const argv = bin ? [path.resolve(ROOT, bin), ...args] : ['--import', TSX, ENTRY, ...args];
+  return spawn(process.execPath, argv, {
     cwd: opts.cwd,
     env: { ...process.env, CI: 'true', FORCE_COLOR: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

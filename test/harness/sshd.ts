@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, Reaper } from './reaper.js';
 
 export const SSHD = '/usr/sbin/sshd';
 export const TEST_USER = 'shiptest';
@@ -55,18 +56,7 @@ export interface SshHosts {
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** A TCP port that was free a moment ago (bind 0, read, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function ensureSshd(): void {
   if (existsSync(SSHD)) return;
@@ -131,38 +121,11 @@ export async function waitForBanner(port: number, timeoutMs = 10_000, proc?: Chi
   }
 }
 
-const live = new Set<ChildProcess>();
-const tmpDirs = new Set<string>();
-let handlersInstalled = false;
-
-function killAllSync(): void {
-  for (const p of live) {
-    try {
-      if (p.pid) process.kill(p.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  }
-  live.clear();
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-  tmpDirs.clear();
-}
-
-function installHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', killAllSync);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      killAllSync();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
-    });
-  }
-}
+const reaper = new Reaper();
+const { live, dirs: tmpDirs } = reaper;
 
 export async function startSshHosts(n = 3): Promise<SshHosts> {
   ensureSshd();
-  installHandlers();
   const { uid, gid } = ensureUser(TEST_USER);
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
 
