@@ -14,6 +14,8 @@ export interface CommandOptions extends LoadOptions, RunOptions {
   /** Only these hosts (names), or only hosts with one of these roles. */
   hosts?: string[];
   roles?: string[];
+  /** Hosts worked on at once (default: the stage's `concurrency`, 8). */
+  concurrency?: number;
   events?: Events;
 }
 
@@ -37,7 +39,10 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
     hosts = hosts.filter((h) => h.roles.some((r) => o.roles!.includes(r)));
     if (!hosts.length) throw new UsageError(`no host of ${stage.name} has role ${o.roles.join(' or ')}`);
   }
-  return { ...stage, hosts, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
+  if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) {
+    throw new UsageError('--concurrency takes a whole number of at least 1');
+  }
+  return { ...stage, hosts, concurrency: o.concurrency ?? stage.concurrency, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
 }
 
 /**

@@ -184,6 +184,7 @@ export async function runCli(argv: string[]): Promise<number> {
           keep: a.keep as number | undefined,
           pause: a.pause as boolean | undefined,
           strategy: strategyFlags(a),
+          concurrency: a.concurrency as number | undefined,
           hosts: splitList(a.hosts),
           roles: splitList(a.roles),
         };
@@ -208,6 +209,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('json', { type: 'boolean', describe: 'one JSON event per line on stdout' })
     .option('verbose', { type: 'boolean', describe: 'more detail, plain lines' })
     .option('quiet', { type: 'boolean', describe: 'only errors and the summary' })
+    .option('concurrency', { type: 'number', describe: 'hosts worked on at once (default 8)' })
     .option('color', { type: 'boolean', default: true, describe: 'colored output (--no-color to turn off)' })
     .demandCommand(1, 'name a command: ship <command> <stage>')
     .strict()
