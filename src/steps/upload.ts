@@ -6,7 +6,7 @@ import * as tar from 'tar';
 import { reusable, type Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, run } from '../context.js';
-import { InternalError } from '../errors.js';
+import { InternalError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import type { Step } from './types.js';
 
@@ -48,6 +48,7 @@ export const upload: Step = {
         if (!archives.has(key)) archives.set(key, makeArchive(ctx, tmp, key, reuse));
         const archive = await archives.get(key)!;
 
+        await checkDiskSpace(h, build.files.filter((f) => !reuse.has(f.path)).reduce((n, f) => n + f.size, 0));
         const partial = h.paths.partial(id);
         await run(h, sh`mkdir -p ${h.paths.releases} && rm -rf ${partial} && mkdir ${partial}`, `creating ${partial}`);
         h.cwd = partial;
@@ -105,4 +106,20 @@ async function makeArchive(ctx: Ctx, tmp: string, key: string, reuse: Set<string
     list.map((p) => `./${p}`),
   );
   return { file, size: (await fs.stat(file)).size, entries: list.length };
+}
+
+/** Refuses before writing when the host's disk cannot hold what it is about to receive. */
+async function checkDiskSpace(h: HostRun, bytes: number): Promise<void> {
+  const r = await h.t.exec(sh`df -Pk ${h.root} | tail -n 1`);
+  const freeKb = Number(r.stdout.trim().split(/\s+/)[3]);
+  if (r.code !== 0 || !Number.isFinite(freeKb)) return; // no df here: tar will say so if it runs out
+  const needKb = Math.ceil((bytes * 1.1) / 1024) + 1024;
+  if (freeKb < needKb) {
+    const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
+    throw new ShipError(`${h.name}: not enough disk space in ${h.root}: ${mib(freeKb)} free, the release needs about ${mib(needKb)}`, {
+      host: h.name,
+      reason: 'disk-full',
+      hint: `free space on ${h.name} (e.g. ship prune <stage> --keep 2), then deploy again`,
+    });
+  }
 }

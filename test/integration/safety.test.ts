@@ -5,11 +5,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
 import { collect, rmrf, ship, spawnShip, tmpDir, writeConfig } from '../harness/ship.js';
-import { layout, project, sharedSshHosts, sshBlock, writeBuild, writeOwned } from '../harness/stage.js';
+import { chownTree, layout, project, sharedSshHosts, sshBlock, writeBuild, writeOwned } from '../harness/stage.js';
 
 let ssh: SshHosts;
 const dirs: string[] = [];
@@ -161,6 +162,33 @@ test('one host failing during upload: no host flips, exit 1, every host unlocked
     assert.not.ok(r.events.some((e) => e.type === 'switch'));
   } finally {
     chownSync(badReleases, ssh.uid, ssh.gid);
+  }
+});
+
+test('a full disk on one host: clear error naming it, exit 1, nothing flipped, nothing left behind', async () => {
+  const p = proj('fulldisk');
+  writeBuild(p.build, 'small');
+  assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
+  const before = snapshot('fulldisk');
+  // host2's deploy root becomes a 3 MiB file system that already holds its releases.
+  const root2 = roots('fulldisk')[1];
+  const saved = `${root2}.saved`;
+  execFileSync('mv', [root2, saved]);
+  mkdirSync(root2);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', root2]);
+  try {
+    execFileSync('cp', ['-a', `${saved}/.`, root2]);
+    chownTree(ssh, root2);
+    writeBuild(p.build, 'big', 1, { 'blob.bin': randomBytes(4 * 1024 * 1024) });
+    const r = await ship(['deploy', 'test'], { cwd: p.dir });
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, /host2: not enough disk space in .*: [\d.]+ MiB free, the release needs about [\d.]+ MiB/);
+    const after = snapshot('fulldisk');
+    assert.equal(after.map((l) => [l.current, l.releases, l.locked]), before.map((l) => [l.current, l.releases, false]));
+  } finally {
+    execFileSync('umount', [root2]);
+    rmrf(root2);
+    execFileSync('mv', [saved, root2]);
   }
 });
 
