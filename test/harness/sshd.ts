@@ -215,6 +215,9 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      // The servers' handles are unref'd (they must not keep a test process alive), so
+      // hold the event loop open while waiting for them to exit.
+      const keepAlive = setInterval(() => {}, 1000);
       await Promise.all(
         procs.map(
           (p) =>
@@ -225,6 +228,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
             }),
         ),
       );
+      clearInterval(keepAlive);
       rmSync(tmp, { recursive: true, force: true });
       tmpDirs.delete(tmp);
     },
