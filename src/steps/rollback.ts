@@ -3,6 +3,7 @@ import { GOOD, previousGood } from '../releases.js';
 import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
 import { guardRollback } from '../migrations/guard.js';
+import { removeNext } from '../switch.js';
 import type { Step } from './types.js';
 
 /**
@@ -46,6 +47,16 @@ export const rollback: Step = {
     ctx.release = target;
     ctx.events.log(`rolling back to ${target}`);
     await carryBackAssets(ctx, hosts);
+    // A paused rollout of the release being left is abandoned: its `next` links go too,
+    // so a later plain `ship switch` cannot bring it back by surprise.
+    const leaving = new Set(hosts.map((h) => h.currentId).filter((id): id is string => !!id && id !== target));
+    for (const h of hosts) {
+      if (h.nextId && leaving.has(h.nextId)) {
+        const id = h.nextId;
+        await removeNext(h);
+        ctx.events.log(`removed next -> ${id}: its rollout was abandoned`, h.name);
+      }
+    }
   },
 };
 

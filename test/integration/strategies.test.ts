@@ -162,6 +162,25 @@ test('canary --pause stops after the canary (exit 0); ship switch completes the 
   for (const row of rel.events.filter((e) => e.id)) assert.is(row.state, row.id === v2 ? 'active' : 'superseded');
 });
 
+test('ship rollback after a paused canary puts the canary back and abandons the staged rollout', async (ctx) => {
+  const f = (ctx.f = await startFleet('pauseback', { stage: { strategy: { type: 'canary', canary: 1, batchSize: 2 } } }));
+  const r1 = await f.ship('deploy', 'prod', '--json');
+  assert.is(r1.code, 0, explain(r1));
+  const v1 = release(r1);
+  f.build({ VERSION: 'v2\n' });
+  const r2 = await f.ship('deploy', 'prod', '--json', '--pause');
+  assert.is(r2.code, 0, explain(r2));
+  assert.equal([f.next(0), f.next(1), f.next(2)], [undefined, release(r2), release(r2)]);
+  const rb = await f.ship('rollback', 'prod', '--json');
+  assert.is(rb.code, 0, explain(rb));
+  assert.equal(eventsOf(rb, 'switch').map((e) => [e.host, e.release]), [['host1', v1]], 'only the canary host moves');
+  assert.equal([f.current(0), f.current(1), f.current(2)], [v1, v1, v1]);
+  assert.equal([f.next(0), f.next(1), f.next(2)], [undefined, undefined, undefined]);
+  const sw = await f.ship('switch', 'prod', '--json');
+  assert.is(sw.code, 1, 'nothing is staged any more');
+  assert.equal([f.current(0), f.current(1), f.current(2)], [v1, v1, v1]);
+});
+
 test('all-at-once: a reload failing on one host puts every host back on its release, exit 1', async (ctx) => {
   const f = (ctx.f = await startFleet('reloadfail'));
   const r1 = await f.ship('deploy', 'prod', '--json');
