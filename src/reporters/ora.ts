@@ -26,7 +26,7 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
         case 'step':
           if (!e.host && e.status === 'start') {
             stop(true);
-            step = e.step;
+            step = e.batch ? `${e.step} (batch ${e.batch})` : e.step;
             hostsDone = [];
             spinner = ora({ text: step, stream: err as NodeJS.WriteStream, color: 'cyan', isEnabled: true }).start();
           } else if (!e.host && e.status === 'done') {

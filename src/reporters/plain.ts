@@ -15,7 +15,7 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
           break;
         case 'step':
           if (opts.quiet) break;
-          if (e.status === 'start' && !e.host) line(e, `${e.step} …`);
+          if (e.status === 'start' && !e.host) line(e, `${e.step}${e.batch ? ` (batch ${e.batch})` : ''} …`);
           else if (e.status === 'done' && e.host) line(e, `${who(e.host)}${e.step} done${e.ms !== undefined ? ` (${fmtMs(e.ms)})` : ''}${e.message ? `: ${e.message}` : ''}`);
           else if (e.status === 'failed') line(e, `${who(e.host)}${e.step} FAILED${e.message ? `: ${e.message}` : ''}`);
           else if (e.status === 'skipped' && opts.verbose) line(e, `${who(e.host)}${e.step} skipped${e.message ? `: ${e.message}` : ''}`);
