@@ -1,11 +1,17 @@
 /**
- * Resolves a host alias through ~/.ssh/config (the `ssh-config` package), for the
- * options ship uses: HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile.
- * `Match exec` is never run (its criterion counts as not matching). `Include` is not
- * followed. Tokens: `~`, `%h` (the alias or HostName), `%d` (local home), `%u` (local
- * user), `%r` (remote user), `%p` (port), `%%`.
+ * Resolves a host alias through ~/.ssh/config, for the options ship uses: HostName,
+ * User, Port, IdentityFile, ProxyJump, UserKnownHostsFile.
+ *
+ * Where OpenSSH's client exists, `ssh -G` gives its exact answer (Include, Match and
+ * all) — but only when no file of the config could make it run a command (`Match
+ * exec`): then, and where there is no client, the `ssh-config` package reads the file,
+ * with `Match exec` counting as not matching and `Include` not followed. Tokens: `~`,
+ * `%h` (the alias or HostName), `%d` (local home), `%u` (local user), `%r` (remote
+ * user), `%p` (port), `%%`.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import picomatch from 'picomatch';
 import os from 'node:os';
 import path from 'node:path';
 import SSHConfig from 'ssh-config';
@@ -35,6 +41,73 @@ function first(v: string | string[] | undefined): string | undefined {
 
 /** Returns {} when the file is missing or the alias has no settings. */
 export function resolveSshConfig(alias: string, file = defaultSshConfigFile()): ResolvedSshConfig {
+  if (!existsSync(file)) return {};
+  return viaSshG(alias, file) ?? viaParser(alias, file);
+}
+
+const MATCH_EXEC = /^\s*match\b.*\bexec\b/im;
+
+/** True when the config, or a file it includes, has a `Match exec` (or cannot be read whole). */
+export function configMayRunCommands(file: string, depth = 0): boolean {
+  if (depth > 16) return true;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return depth > 0; // a missing include is harmless; an unreadable one is not known
+  }
+  if (MATCH_EXEC.test(text)) return true;
+  for (const m of text.matchAll(/^\s*include\s+(.+)$/gim)) {
+    for (const pattern of m[1].trim().split(/\s+/)) {
+      const abs = pattern.replace(/^~(?=\/)/, os.homedir());
+      const full = path.isAbsolute(abs) ? abs : path.join(os.homedir(), '.ssh', abs);
+      const dir = path.dirname(full);
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      const match = picomatch(path.basename(full), { dot: true });
+      for (const n of names.filter((x) => match(x))) if (configMayRunCommands(path.join(dir, n), depth + 1)) return true;
+    }
+  }
+  return false;
+}
+
+/** The default identity files OpenSSH lists when none is configured. */
+const DEFAULT_IDS = /^~\/\.ssh\/id_(rsa|dsa|ecdsa|ecdsa_sk|ed25519|ed25519_sk|xmss)$/;
+
+function viaSshG(alias: string, file: string): ResolvedSshConfig | undefined {
+  if (configMayRunCommands(file)) return undefined;
+  const r = spawnSync('ssh', ['-G', '-F', file, '--', alias], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) return undefined;
+  const values = new Map<string, string[]>();
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+)\s+(.*)$/.exec(line);
+    if (m) values.set(m[1], [...(values.get(m[1]) ?? []), m[2]]);
+  }
+  const one = (k: string) => values.get(k)?.[0];
+  const home = os.homedir();
+  const tilde = (p: string) => p.replace(/^~(?=\/|$)/, home);
+  const out: ResolvedSshConfig = {};
+  const hostName = one('hostname');
+  if (hostName && hostName !== alias) out.hostName = hostName;
+  const user = one('user');
+  if (user) out.user = user;
+  const port = Number(one('port'));
+  if (Number.isInteger(port) && port > 0 && port < 65536) out.port = port;
+  const ids = values.get('identityfile') ?? [];
+  // Only identity files the config names: OpenSSH's default list is ship's default too.
+  if (ids.length && !ids.every((f) => DEFAULT_IDS.test(f))) out.identityFile = ids.map(tilde);
+  const kh = (one('userknownhostsfile') ?? '').split(/\s+/).filter(Boolean);
+  if (kh.length) out.userKnownHostsFile = kh.map(tilde);
+  const jump = one('proxyjump');
+  if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
+  return out;
+}
+
+function viaParser(alias: string, file: string): ResolvedSshConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseJump, resolveSshConfig } from '../../src/transport/ssh-config.js';
+import { configMayRunCommands, parseJump, resolveSshConfig } from '../../src/transport/ssh-config.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ship-sshcfg-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -65,6 +65,33 @@ test('ProxyJump none, wildcard hosts, unknown alias and missing file', () => {
   assert.is(other.hostName, undefined);
   assert.is(other.user, 'fallback');
   assert.equal(resolveSshConfig('web', path.join(tmp, 'missing')), {});
+});
+
+test('ssh -G answers where it cannot run a command: Include is followed, defaults stay defaults', () => {
+  const inc = path.join(tmp, 'included.conf');
+  writeFileSync(inc, 'Host app\n  Port 2200\n  User ops\n  IdentityFile ~/.ssh/app_key\n');
+  const main = path.join(tmp, 'with-include');
+  writeFileSync(main, `Include ${inc}\nHost app\n  HostName app.example.com\n`);
+  assert.not.ok(configMayRunCommands(main));
+  const r = resolveSshConfig('app', main);
+  // The package alone does not follow Include: these come from OpenSSH itself.
+  assert.equal([r.hostName, r.port, r.user], ['app.example.com', 2200, 'ops']);
+  assert.equal(r.identityFile, [`${home}/.ssh/app_key`]);
+  const plain = resolveSshConfig('unlisted', main);
+  assert.is(plain.identityFile, undefined, "OpenSSH's default key list is left to ship's default");
+  assert.is(plain.port, 22);
+});
+
+test('a Match exec in an included file keeps ssh -G from running it', () => {
+  const evil = path.join(tmp, 'evil.conf');
+  const marker = path.join(tmp, 'PWNED-INCLUDE');
+  writeFileSync(evil, `Match exec "touch ${marker}"\n  User evil\n`);
+  const main = path.join(tmp, 'includes-evil');
+  writeFileSync(main, `Include ${path.join(tmp, 'ev*.conf')}\nHost box\n  Port 2300\n`);
+  assert.ok(configMayRunCommands(main));
+  const r = resolveSshConfig('box', main);
+  assert.is(r.port, 2300);
+  assert.not.ok(existsSync(marker), 'Match exec was executed');
 });
 
 test('parseJump', () => {
