@@ -4,7 +4,6 @@
  */
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,6 +12,7 @@ import { siteFromTemplate, startNginx, type Nginx } from '../harness/nginx.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig } from '../harness/ship.js';
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { sshBlock, writeOwned } from '../harness/stage.js';
+import { fetchText as get } from '../harness/http.js';
 
 const test = suite('maintenance mode through nginx');
 let ssh: SshHosts;
@@ -22,18 +22,6 @@ let load: LoadRun | undefined; // stopped in after() too, when an assertion ends
 let webs: Array<{ name: string; port: number; deployTo: string; sshPort: number }>;
 const TEMPLATE_TITLE = '<title>Down for maintenance</title>';
 
-function get(url: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      })
-      .on('error', reject);
-  });
-}
 
 function config(extra: Record<string, unknown> = {}) {
   writeConfig(dir, {

@@ -3,10 +3,9 @@
  * live one alone; `ship switch` promotes it (or a named release) with reload, health
  * checks and auto-rollback, then removes `next`. Three real sshd hosts with health apps.
  */
-import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventsOf, explain, startFleet, type Fleet } from './strategies-fleet.js';
+import { eventsOf, explain, release, served, startFleet, type Fleet } from './strategies-fleet.js';
 
 const test = suite<{ f?: Fleet }>('staged releases', {});
 test.after.each(async (ctx) => {
@@ -14,19 +13,7 @@ test.after.each(async (ctx) => {
   ctx.f = undefined;
 });
 
-function served(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
-      })
-      .on('error', reject);
-  });
-}
 
-const release = (r: { events: Array<Record<string, any>> }) => r.events.find((e) => e.type === 'summary')?.release as string;
 const states = async (f: Fleet, host: string) =>
   Object.fromEntries((await f.ship('releases', 'prod', '--json')).events.filter((e) => e.id && e.host === host).map((e) => [e.id, e.state]));
 

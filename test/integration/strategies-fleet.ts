@@ -10,6 +10,7 @@ import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { sharedSshHosts, freePort, type SshHost, type SshHosts } from '../harness/sshd.js';
 import { ROOT, ship, tmpDir, rmrf, writeConfig, writeTree, type ShipRun } from '../harness/ship.js';
+import { fetchText } from '../harness/http.js';
 
 const SERVER = path.join(ROOT, 'fixtures/health-app/server.mjs');
 
@@ -159,3 +160,12 @@ export function explain(r: ShipRun): string {
   const errs = r.events.filter((e) => e.type === 'error' || (e.type === 'log' && e.level === 'warn')).map((e) => e.message);
   return `exit ${r.code}\n${errs.join('\n')}\n${r.stderr.slice(-2000)}`;
 }
+
+/** What a host's app serves right now (through the loopback, as a load balancer would). */
+export async function served(port: number): Promise<string> {
+  const r = await fetchText(`http://127.0.0.1:${port}/healthz`);
+  return `${r.status} ${r.body.trim()}`;
+}
+
+/** The release a command's summary names. */
+export const release = (r: { events: Array<Record<string, any>> }) => r.events.find((e) => e.type === 'summary')?.release as string;

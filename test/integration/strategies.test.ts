@@ -4,10 +4,9 @@
  * from --json events; the resulting state from the hosts' files.
  */
 import { writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { eventsOf, explain, startFleet, type Fleet } from './strategies-fleet.js';
+import { eventsOf, explain, release, served, startFleet, type Fleet } from './strategies-fleet.js';
 
 const test = suite<{ f?: Fleet }>('strategies', {});
 test.after.each(async (ctx) => {
@@ -15,20 +14,7 @@ test.after.each(async (ctx) => {
   ctx.f = undefined;
 });
 
-/** What a host's app serves right now (through the loopback, as a load balancer would). */
-function served(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(`${res.statusCode} ${body.trim()}`));
-      })
-      .on('error', reject);
-  });
-}
 
-const release = (r: { events: Array<Record<string, any>> }) => r.events.find((e) => e.type === 'summary')?.release as string;
 
 test('rolling, batch 1: drain, flip, reload, health, undrain per host, one host after the other', async (ctx) => {
   const f = (ctx.f = await startFleet('rolling'));

@@ -7,7 +7,6 @@
  */
 import { cpSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +17,7 @@ import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { sshBlock } from '../harness/stage.js';
 import { readTemplate } from '../../src/commands/init.js';
+import { fetchText } from '../harness/http.js';
 
 const test = suite('zero downtime: pm2 cluster app behind nginx');
 let ssh: SshHosts;
@@ -35,18 +35,6 @@ test.after(async () => {
   dirs.forEach(rmrf);
 });
 
-function fetchText(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 const versionOf = (body: string) => /data-version="([^"]+)"/.exec(body)?.[1];
 

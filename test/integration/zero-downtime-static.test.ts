@@ -7,7 +7,6 @@
  */
 import { cpSync, readlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,6 +16,7 @@ import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { sshBlock } from '../harness/stage.js';
 import { writeFileSync } from 'node:fs';
+import { fetchText } from '../harness/http.js';
 
 const test = suite('zero downtime: static site behind nginx');
 let ssh: SshHosts;
@@ -38,18 +38,6 @@ interface Web {
   deployTo: string;
 }
 
-function fetchText(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 const versionOf = (body: string) => /<meta name="site-version" content="([^"]+)">/.exec(body)?.[1];
 const assetsOf = (body: string) => [...body.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
