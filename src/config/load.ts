@@ -25,6 +25,9 @@ export const SEARCH_PLACES = [
   'ship.config.yaml',
 ];
 
+/** Hooks that run before any host is connected: only `local:` commands fit. */
+const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
+
 export interface LoadOptions {
   cwd?: string;
   /** An explicit config file (--config). */
@@ -162,6 +165,14 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     const m = /^(before|after):(.+)$/.exec(key);
     const ok = ['drain', 'undrain', 'failed'].includes(key) || (m && (HOOK_STEPS as readonly string[]).includes(m[2]));
     if (!ok) problems.push({ path: `hooks.${key}`, message: 'unknown hook', hint: `use before:<step>, after:<step>, drain, undrain or failed; steps: ${HOOK_STEPS.join(', ')}` });
+    if (BEFORE_CONNECT_HOOKS.includes(key)) {
+      const value = merged.hooks![key];
+      (Array.isArray(value) ? value : [value]).forEach((cmd, i) => {
+        if (!cmd.startsWith('local:')) {
+          problems.push({ path: `hooks.${key}.${i}`, message: 'a host command cannot run here: the hosts are not connected yet', hint: 'prefix it with local: to run it on the deployer' });
+        }
+      });
+    }
   }
   const sharedDirs = merged.shared?.dirs ?? [];
   const sharedFiles = merged.shared?.files ?? [];

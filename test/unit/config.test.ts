@@ -76,6 +76,11 @@ test('every problem is listed by key path', () => {
   assert.match(j2, 'stages.empty.hosts: a stage needs at least one host');
 });
 
+test('host commands in hooks that run before connecting are refused when the config loads', () => {
+  const p = problems({ app: 'a', hooks: { 'before:build': ['local:npm ci', 'touch x'], 'after:connect': 'touch y' }, stages: { s: { hosts: ['local'] } } });
+  assert.equal(p, ['hooks.before:build.1: a host command cannot run here: the hosts are not connected yet']);
+});
+
 test('two hosts with one address need names', () => {
   const p = problems({ app: 'a', stages: { s: { hosts: ['web1', 'deploy@web1'] } } });
   assert.match(p.join('\n'), "host name 'web1' is used twice");
