@@ -2,6 +2,7 @@ import path from 'node:path/posix';
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
 import type { Printer } from '../cli.js';
 import { forEachHost, type Ctx, type HostRun } from '../context.js';
+import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';
 import { describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
@@ -26,6 +27,8 @@ export async function check(o: CommandOptions, print: Printer): Promise<CommandR
     name: 'check',
     description: 'preflight checks',
     async run(ctx, hosts) {
+      // The size of the build as it stands (nothing is built here) sizes the disk check.
+      ctx.build = await scanBuild(ctx.stage.build.dir, ctx.stage.build).catch(() => undefined);
       await forEachHost(ctx, 'check', hosts, async (h) => {
         const add = (check: string, ok: boolean, detail: string) => rows.push({ host: h.name, check, ok, detail });
         add('connect', true, h.t.kind === 'ssh' ? 'reached, authenticated, host key verified' : 'local');
@@ -54,7 +57,7 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   const freeKb = Number(df.stdout.trim().split(/\s+/)[3]);
   if (Number.isFinite(freeKb)) {
     const needKb = Math.ceil((ctx.build?.bytes ?? 0) / 1024) * 2;
-    add('disk', freeKb > needKb, `${Math.round(freeKb / 1024)} MiB free${needKb ? `, a release needs about ${Math.ceil(needKb / 2048)} MiB` : ''}`);
+    add('disk', freeKb > needKb, `${Math.round(freeKb / 1024)} MiB free${needKb ? `, a release needs about ${(needKb / 2048).toFixed(1)} MiB` : ''}`);
   } else add('disk', false, `could not read free space: ${df.stderr.trim() || df.stdout.trim()}`);
 
   const tools = await h.t.exec(

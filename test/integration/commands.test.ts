@@ -38,12 +38,15 @@ test('check: every check passes on a ready stage; a missing shared file and a he
   const p = project(ssh, 'check', { shared: { files: ['.env'] } });
   dirs.push(p.dir);
   for (const h of ssh.hosts) writeOwned(ssh, path.join(h.deployRoot, 'check'), { 'shared/.env': 'A=1' });
+  writeBuild(p.build, 'v1', 2, { 'big.bin': Buffer.alloc(3 * 1024 * 1024) });
   let r = await ship(['check', 'test', '--json'], { cwd: p.dir });
   assert.is(r.code, 0, r.stderr);
   const rows = r.events.filter((e) => e.check);
   assert.ok(rows.length >= 3 * 7);
   assert.ok(rows.every((e) => e.ok), JSON.stringify(rows.filter((e) => !e.ok)));
   assert.ok(rows.some((e) => e.check === 'atomic rename' && e.detail === 'posix-rename'));
+  // The disk check is sized by the build as it stands (3 MiB here).
+  assert.ok(rows.filter((e) => e.check === 'disk').every((e) => /a release needs about 3\.\d MiB/.test(e.detail)), JSON.stringify(rows.filter((e) => e.check === 'disk')));
   rmrf(path.join(ssh.hosts[1].deployRoot, 'check/shared/.env'));
   writeOwned(ssh, path.join(ssh.hosts[2].deployRoot, 'check'), { '.ship/lock': JSON.stringify({ user: 'eve', host: 'h', pid: 9, command: 'deploy test', startedAt: 'then' }) });
   r = await ship(['check', 'test'], { cwd: p.dir });
