@@ -37,6 +37,8 @@ export interface SshHost {
 export interface ExtraHostOptions {
   /** What the shared known_hosts file says about this host: nothing, or another key. */
   knownHosts: 'absent' | 'other-key' | 'listed';
+  /** `AllowTcpForwarding` of this server (default true; false to test the curl fallback). */
+  allowTcpForwarding?: boolean;
 }
 
 export interface SshHosts {
@@ -141,7 +143,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
   const sftpServer = existsSync('/usr/lib/openssh/sftp-server') ? '/usr/lib/openssh/sftp-server' : 'internal-sftp';
   const procs: ChildProcess[] = [];
 
-  async function startOne(name: string, knownHostsMode: ExtraHostOptions['knownHosts']): Promise<SshHost> {
+  async function startOne(name: string, { knownHosts: knownHostsMode, allowTcpForwarding = true }: ExtraHostOptions): Promise<SshHost> {
     const dir = path.join(tmp, 'hosts', name);
     if (existsSync(dir)) throw new Error(`sshd harness: a host named ${name} exists already`);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -168,7 +170,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
           'PermitRootLogin no',
           `AllowUsers ${TEST_USER}`,
           `AuthorizedKeysFile ${authorizedKeys}`,
-          'AllowTcpForwarding yes',
+          `AllowTcpForwarding ${allowTcpForwarding ? 'yes' : 'no'}`,
           'MaxSessions 100',
           'MaxStartups 100:30:200',
           `LogLevel ${process.env.SHIP_SSHD_LOGLEVEL ?? 'ERROR'}`,
@@ -201,7 +203,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
     }
   }
 
-  const hosts = await Promise.all(Array.from({ length: n }, (_, i) => startOne(`host${i + 1}`, 'listed')));
+  const hosts = await Promise.all(Array.from({ length: n }, (_, i) => startOne(`host${i + 1}`, { knownHosts: 'listed' })));
   let stopped = false;
   return {
     hosts,
@@ -211,7 +213,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
     uid,
     gid,
     tmp,
-    startExtra: (name, opts) => startOne(name, opts.knownHosts),
+    startExtra: (name, opts) => startOne(name, opts),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -3,8 +3,8 @@
  * channel) against HTTP servers on 127.0.0.1, and — on a server that forbids TCP
  * forwarding (its own sshd with AllowTcpForwarding no) — through curl on the host.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,7 +20,7 @@ import type { Shell } from '../../src/shell.js';
 import { LocalTransport } from '../../src/transport/local.js';
 import type { ExecOptions } from '../../src/transport/types.js';
 import { SshTransport } from '../../src/transport/ssh.js';
-import { freePort, sharedSshHosts, SSHD, TEST_USER, waitForBanner, type SshHosts } from '../harness/sshd.js';
+import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 
 interface T {
   ssh: SshHosts;
@@ -147,64 +147,29 @@ test('chunked answers are decoded', async (ctx) => {
 });
 
 test('a server that forbids TCP forwarding: the check runs curl on the host instead', async (ctx) => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ship-nofwd-'));
-  let proc: ChildProcess | undefined;
+  const h = await ctx.ssh.startExtra(`nofwd-${process.pid}`, { knownHosts: 'listed', allowTcpForwarding: false });
+  const t = new SshTransport({ name: 'web1', host: h.host, port: h.port, user: h.user, privateKey: ctx.ssh.privateKey, agent: false, knownHosts: [ctx.ssh.knownHosts], strictHostKeyChecking: 'yes' });
+  await t.connect();
   try {
-    const hostKey = path.join(dir, 'host_key');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey], { stdio: 'ignore' });
-    const pub = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
-    const port = await freePort();
-    writeFileSync(
-      path.join(dir, 'sshd_config'),
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${hostKey}`,
-        'PidFile none',
-        'UsePAM no',
-        'StrictModes no',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        `AllowUsers ${TEST_USER}`,
-        `AuthorizedKeysFile ${path.join(ctx.ssh.tmp, 'authorized_keys')}`,
-        'AllowTcpForwarding no',
-        `Subsystem sftp ${existsSync('/usr/lib/openssh/sftp-server') ? '/usr/lib/openssh/sftp-server' : 'internal-sftp'}`,
-        'LogLevel ERROR',
-        '',
-      ].join('\n'),
+    // forwarding really is refused by this server
+    const refused = await t.forward(1, '127.0.0.1').then(
+      (s) => (s.destroy(), undefined),
+      (e: Error) => e,
     );
-    proc = spawn(SSHD, ['-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    proc.stderr!.on('data', (d) => appendFileSync(path.join(dir, 'sshd.log'), d));
-    process.once('exit', () => proc?.kill('SIGTERM'));
-    await waitForBanner(port, 10_000, proc);
-    const kh = path.join(dir, 'known_hosts');
-    writeFileSync(kh, `[127.0.0.1]:${port} ${pub}\n`);
-    const t = new SshTransport({ name: 'web1', host: '127.0.0.1', port, user: TEST_USER, privateKey: ctx.ssh.privateKey, agent: false, knownHosts: [kh], strictHostKeyChecking: 'yes' });
-    await t.connect();
-    try {
-      // forwarding really is refused by this server
-      const refused = await t.forward(1, '127.0.0.1').then(
-        (s) => (s.destroy(), undefined),
-        (e: Error) => e,
-      );
-      assert.ok(refused, 'the server should refuse direct-tcpip');
-      const app = await serve(ctx, (_n, _req, res) => res.end('release=R5\n'));
-      const ok = run(t, { url: `http://127.0.0.1:${app}/healthz`, contains: 'release={release}' }, 'R5');
-      assert.is(await ok.done, undefined);
-      assert.is(healthVia(ok.h), 'tool');
-      assert.equal(ok.health().map((e) => [e.ok, e.status]), [[true, 200]]);
-      const bad = await serve(ctx, (_n, _req, res) => {
-        res.statusCode = 500;
-        res.end('boom');
-      });
-      const r = run(t, { url: `http://127.0.0.1:${bad}/healthz`, retries: 1 });
-      assert.match((await r.done)!.message, 'failed after 2 tries: status 500, expected 200');
-    } finally {
-      await t.close();
-    }
+    assert.ok(refused, 'the server should refuse direct-tcpip');
+    const app = await serve(ctx, (_n, _req, res) => res.end('release=R5\n'));
+    const ok = run(t, { url: `http://127.0.0.1:${app}/healthz`, contains: 'release={release}' }, 'R5');
+    assert.is(await ok.done, undefined);
+    assert.is(healthVia(ok.h), 'tool');
+    assert.equal(ok.health().map((e) => [e.ok, e.status]), [[true, 200]]);
+    const bad = await serve(ctx, (_n, _req, res) => {
+      res.statusCode = 500;
+      res.end('boom');
+    });
+    const r = run(t, { url: `http://127.0.0.1:${bad}/healthz`, retries: 1 });
+    assert.match((await r.done)!.message, 'failed after 2 tries: status 500, expected 200');
   } finally {
-    proc?.kill('SIGTERM');
-    rmSync(dir, { recursive: true, force: true });
+    await t.close();
   }
 });
 
