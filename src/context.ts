@@ -107,13 +107,14 @@ function safeUser(): string {
 /** SHIP_* variables plus the stage's and host's env, for every user command on a host. */
 export function hostEnv(ctx: Ctx, h: HostRun): Record<string, string> {
   const release = h.target ?? ctx.release ?? '';
+  const previous = h.switchedFrom ?? h.currentId ?? '';
   return {
     ...h.cfg.env,
     SHIP_STAGE: ctx.stage.name,
     SHIP_RELEASE: release,
     SHIP_RELEASE_PATH: release ? h.paths.release(release) : '',
     SHIP_DEPLOY_TO: h.root,
-    SHIP_PREVIOUS_RELEASE: (h.switchedFrom ?? h.currentId ?? '') === release ? '' : (h.switchedFrom ?? h.currentId ?? ''),
+    SHIP_PREVIOUS_RELEASE: previous === release ? '' : previous,
     SHIP_HOST: h.name,
   };
 }

@@ -1,6 +1,8 @@
 import type { Ctx, HostRun } from './context.js';
 import { ShipError } from './errors.js';
+import path from 'node:path/posix';
 import { parseHistory, releaseInfos, type HistoryEntry } from './releases.js';
+import { sh } from './shell.js';
 
 /** Reads current, next, the release directories and history of a host. */
 export async function readHostState(h: HostRun): Promise<void> {
@@ -27,4 +29,22 @@ export async function record(ctx: Ctx, h: HostRun, entry: Omit<HistoryEntry, 'ti
   await h.t.mkdirp(h.paths.meta);
   await h.t.appendFile(h.paths.history, `${JSON.stringify(line)}\n`);
   h.history.push(line);
+}
+
+/** The `shared.files` entries that are not a file (or link) in the host's shared/. */
+export async function missingSharedFiles(h: HostRun, files: string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const f of files) {
+    const s = await h.t.stat(path.join(h.paths.shared, f));
+    if (!s || s.type === 'dir') missing.push(f);
+  }
+  return missing;
+}
+
+/** Free space (KiB) on the file system holding `dir`, from `df -Pk`; or why it is unknown. */
+export async function freeSpace(h: HostRun, dir: string): Promise<{ kb: number } | { error: string }> {
+  const r = await h.t.exec(sh`df -Pk ${dir} | tail -n 1`);
+  const kb = Number(r.stdout.trim().split(/\s+/)[3]);
+  if (r.code !== 0 || !Number.isFinite(kb)) return { error: r.stderr.trim() || r.stdout.trim() || `df exited ${r.code}` };
+  return { kb };
 }

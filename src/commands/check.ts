@@ -4,6 +4,7 @@ import type { Printer } from '../cli.js';
 import { forEachHost, type Ctx, type HostRun } from '../context.js';
 import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';
+import { freeSpace, missingSharedFiles } from '../host-state.js';
 import { describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
 import { connect } from '../steps/connect.js';
@@ -53,12 +54,11 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   const writable = (await h.t.exec(sh`test -w ${dir} && test -x ${dir}`)).code === 0;
   add('deploy dir', writable, dir === h.root ? `${h.root} is ${writable ? '' : 'not '}writable` : `${h.root} will be created in ${dir} (${writable ? '' : 'not '}writable)`);
 
-  const df = await h.t.exec(sh`df -Pk ${dir} | tail -n 1`);
-  const freeKb = Number(df.stdout.trim().split(/\s+/)[3]);
-  if (Number.isFinite(freeKb)) {
+  const free = await freeSpace(h, dir);
+  if ('kb' in free) {
     const needKb = Math.ceil((ctx.build?.bytes ?? 0) / 1024) * 2;
-    add('disk', freeKb > needKb, `${Math.round(freeKb / 1024)} MiB free${needKb ? `, a release needs about ${(needKb / 2048).toFixed(1)} MiB` : ''}`);
-  } else add('disk', false, `could not read free space: ${df.stderr.trim() || df.stdout.trim()}`);
+    add('disk', free.kb > needKb, `${Math.round(free.kb / 1024)} MiB free${needKb ? `, a release needs about ${(needKb / 2048).toFixed(1)} MiB` : ''}`);
+  } else add('disk', false, `could not read free space: ${free.error}`);
 
   const tools = await h.t.exec(
     sh`for t in tar cp mv rm mkdir xargs; do command -v $t >/dev/null 2>&1 || echo "missing $t"; done; tar --version 2>/dev/null | head -n 1 | grep -q GNU || echo 'tar is not GNU tar'; cp --help 2>&1 | grep -q -e --parents || echo 'cp lacks --parents (GNU coreutils)'`,
@@ -66,9 +66,9 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   const missing = tools.stdout.trim();
   add('tools', !missing, missing ? missing.split('\n').join('; ') : 'GNU tar, cp, mv, xargs');
 
+  const absent = new Set(await missingSharedFiles(h, ctx.stage.shared.files));
   for (const f of ctx.stage.shared.files) {
-    const s = await h.t.stat(path.join(h.paths.shared, f));
-    add(`shared ${f}`, !!s && s.type !== 'dir', s ? 'present' : `missing: create ${path.join(h.paths.shared, f)}`);
+    add(`shared ${f}`, !absent.has(f), absent.has(f) ? `missing: create ${path.join(h.paths.shared, f)}` : 'present');
   }
 
   const method = await h.t.renameMethod();

@@ -2,7 +2,7 @@ import path from 'node:path/posix';
 import type { HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { ShipError } from '../errors.js';
-import { readHostState } from '../host-state.js';
+import { missingSharedFiles, readHostState } from '../host-state.js';
 import { nextReleaseId, Paths } from '../paths.js';
 import { createTransport } from '../transport/index.js';
 import type { Step } from './types.js';
@@ -35,11 +35,7 @@ export const connect: Step = {
 };
 
 async function checkSharedFiles(files: string[], h: HostRun): Promise<void> {
-  const missing: string[] = [];
-  for (const f of files) {
-    const s = await h.t.stat(path.join(h.paths.shared, f));
-    if (!s || s.type === 'dir') missing.push(f);
-  }
+  const missing = await missingSharedFiles(h, files);
   if (missing.length) {
     throw new ShipError(`${h.name}: shared file${missing.length > 1 ? 's' : ''} missing: ${missing.map((f) => path.join(h.paths.shared, f)).join(', ')}`, {
       host: h.name,

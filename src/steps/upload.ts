@@ -6,6 +6,7 @@ import * as tar from 'tar';
 import { reusable, type Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, run } from '../context.js';
+import { freeSpace } from '../host-state.js';
 import { InternalError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import type { Step } from './types.js';
@@ -110,9 +111,9 @@ async function makeArchive(ctx: Ctx, tmp: string, key: string, reuse: Set<string
 
 /** Refuses before writing when the host's disk cannot hold what it is about to receive. */
 async function checkDiskSpace(h: HostRun, bytes: number): Promise<void> {
-  const r = await h.t.exec(sh`df -Pk ${h.root} | tail -n 1`);
-  const freeKb = Number(r.stdout.trim().split(/\s+/)[3]);
-  if (r.code !== 0 || !Number.isFinite(freeKb)) return; // no df here: tar will say so if it runs out
+  const free = await freeSpace(h, h.root);
+  if ('error' in free) return; // no df here: tar will say so if it runs out
+  const freeKb = free.kb;
   const needKb = Math.ceil((bytes * 1.1) / 1024) + 1024;
   if (freeKb < needKb) {
     const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
