@@ -28,6 +28,19 @@ function proj(sub: string, stage: Record<string, unknown> = {}) {
 const roots = (sub: string) => ssh.hosts.map((h) => path.join(h.deployRoot, sub));
 const snapshot = (sub: string) => roots(sub).map((r) => layout(r));
 
+/** Deploys a large build and sends `signal` to ship as soon as host1's upload has begun. */
+async function signalMidUpload(dir: string, sub: string, signal: NodeJS.Signals) {
+  const child = spawnShip(['deploy', 'test'], { cwd: dir });
+  const done = collect(child, false);
+  const releasesDir = path.join(roots(sub)[0], 'releases');
+  const t0 = Date.now();
+  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 60_000) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  child.kill(signal);
+  return { run: await done, releasesDir };
+}
+
 test('a held lock: exit 3 naming the holder, nothing changed, the lock kept; unlock clears it', async () => {
   const p = proj('locked');
   writeBuild(p.build, 'v1');
@@ -84,15 +97,7 @@ test('deployer killed (SIGKILL) mid-upload: current unchanged; stale lock report
   assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
   const before = snapshot('killed');
   writeBuild(p.build, 'big', 1, { 'blob.bin': randomBytes(96 * 1024 * 1024) });
-  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
-  const done = collect(child, false);
-  const releasesDir = path.join(roots('killed')[0], 'releases');
-  const t0 = Date.now();
-  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 60_000) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  child.kill('SIGKILL');
-  await done;
+  const { releasesDir } = await signalMidUpload(p.dir, 'killed', 'SIGKILL');
   const after = snapshot('killed');
   assert.ok(readdirSync(releasesDir).some((d) => d.endsWith('.partial')), 'killed while uploading');
   assert.equal(after.map((l) => l.current), before.map((l) => l.current));
@@ -118,15 +123,7 @@ test('Ctrl-C (SIGINT) during the upload: the .partial is removed, locks released
   assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
   const before = snapshot('interrupted');
   writeBuild(p.build, 'big', 1, { 'blob.bin': randomBytes(64 * 1024 * 1024) });
-  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
-  const done = collect(child, false);
-  const releasesDir = path.join(roots('interrupted')[0], 'releases');
-  const t0 = Date.now();
-  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 60_000) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  child.kill('SIGINT');
-  const r = await done;
+  const { run: r } = await signalMidUpload(p.dir, 'interrupted', 'SIGINT');
   assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, 'interrupted');
   const after = snapshot('interrupted');
