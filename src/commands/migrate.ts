@@ -157,7 +157,9 @@ export function statusText(rows: MigrationRow[], dbHost: string, ref: string | u
     `${r.file.padEnd(36)} ${r.phase.padEnd(8)} ${r.time ?? ''}  ${fmtMs(r.duration ?? 0)}  from ${r.release}${r.changed ? '  CHANGED since it ran' : ''}${r.phase === 'backfill' && r.batches !== undefined ? `  (${r.batches} batches, ${r.rows ?? 0} rows)` : ''}`,
   );
   section('pending expand', rows.filter((r) => r.state === 'pending' && r.phase === 'expand'), (r) => `${r.file.padEnd(36)} runs with: ship migrate (or the next deploy)`);
-  section('backfill', rows.filter((r) => r.phase === 'backfill' && r.state !== 'applied'), (r) =>
+  const backfills = rows.filter((r) => r.phase === 'backfill' && r.state !== 'applied');
+  // Only when there is one: a stage without backfills reads as it always did.
+  if (backfills.length) section('backfill', backfills, (r) =>
     r.state === 'running'
       ? `${r.file.padEnd(36)} running  ${progressWords({ batches: r.batches ?? 0, rows: r.rows ?? 0, last: r.last, remaining: r.remaining })}, ${fmtMs(r.duration ?? 0)} so far; resumes with: ship migrate --backfill (or the next deploy)`
       : `${r.file.padEnd(36)} not started; runs with: ship migrate --backfill (or the next deploy)`,
