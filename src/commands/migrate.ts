@@ -4,7 +4,7 @@ import type { Ctx } from '../context.js';
 import { ShipError, UsageError } from '../errors.js';
 import { pendingBackfills, progressWords } from '../migrations/backfill.js';
 import { compareIds } from '../migrations/discovery.js';
-import { runBackfills } from '../migrations/backfill-run.js';
+import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
 import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
 import { fmtMs } from '../reporters/format.js';
@@ -46,13 +46,13 @@ const expandStep: Step = {
       const changed = checksumMismatches(migrations, ledger, ref);
       if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
       const todo = pendingExpands(migrations, ledger);
-      const backfills = pendingBackfills(migrations, ledger);
+      const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
       if (!todo.length && !backfills.length) {
         ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
         return;
       }
       await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
-      if (backfills.length) await runBackfills(ctx, db, ref, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
     } finally {
       await view.close();
     }
@@ -71,11 +71,12 @@ const backfillStep: Step = {
       const migrations = await releaseMigrations(ctx, db, ref);
       const ledger = await readLedger(db);
       const expands = pendingExpands(migrations, ledger);
-      const todo = pendingBackfills(migrations, ledger);
-      if (!todo.length) {
+      const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
+      if (!groups.length) {
         ctx.events.log(`no pending backfills in release ${ref}`, db.name);
         return;
       }
+      const todo = pendingBackfills(migrations, ledger);
       const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
       if (early.length) {
         throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
@@ -84,7 +85,7 @@ const backfillStep: Step = {
           hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
         });
       }
-      await runBackfills(ctx, db, ref, todo, ledger);
+      await runBackfillGroups(ctx, db, groups, ledger);
     } finally {
       await view.close();
     }

@@ -12,10 +12,10 @@ import { hostEnv } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, raw } from '../shell.js';
-import { backfillProgress, batchCommand, parseBatchOutput, progressWords, rateAndEta } from './backfill.js';
+import { backfillProgress, batchCommand, parseBatchOutput, pendingBackfills, progressWords, rateAndEta } from './backfill.js';
 import type { Migration } from './discovery.js';
 import type { LedgerEntry } from './ledger.js';
-import { appendLedger } from './remote.js';
+import { appendLedger, releaseMigrations } from './remote.js';
 
 export interface BackfillOutcome {
   /** Backfills that reported nothing left in this run. */
@@ -145,4 +145,43 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface BackfillGroup {
+  release: string;
+  migrations: Migration[];
+}
+
+/**
+ * What `ship migrate` runs: first backfills the ledger has started that `ref` lacks (a
+ * deploy killed before its switch leaves its backfill running in a release that never
+ * went live), each from the release that ran it while that release is still on the
+ * host; then the pending backfills of `ref`.
+ */
+export async function backfillGroups(ctx: Ctx, db: HostRun, ref: string, refMigrations: Migration[], ledger: LedgerEntry[]): Promise<BackfillGroup[]> {
+  const groups: BackfillGroup[] = [];
+  const inRef = new Set(refMigrations.map((m) => m.id));
+  for (const p of backfillProgress(ledger).values()) {
+    if (p.state === 'done' || inRef.has(p.id)) continue;
+    if (!db.dirs.includes(p.release)) {
+      ctx.events.warn(`backfill ${p.file} is not done, and release ${p.release} that ran it is gone: deploy a release that holds it to resume`, db.name);
+      continue;
+    }
+    const m = (await releaseMigrations(ctx, db, p.release)).find((x) => x.id === p.id && x.phase === 'backfill');
+    if (m) groups.push({ release: p.release, migrations: [m] });
+  }
+  const own = pendingBackfills(refMigrations, ledger);
+  if (own.length) groups.push({ release: ref, migrations: own });
+  return groups;
+}
+
+/** Runs the groups in order; stops at the first one that a budget left unfinished. */
+export async function runBackfillGroups(ctx: Ctx, db: HostRun, groups: BackfillGroup[], ledger: LedgerEntry[]): Promise<BackfillOutcome> {
+  const out: BackfillOutcome = { done: [] };
+  for (const g of groups) {
+    const r = await runBackfills(ctx, db, g.release, g.migrations, ledger);
+    out.done.push(...r.done);
+    if (r.unfinished) return { ...out, unfinished: r.unfinished };
+  }
+  return out;
 }

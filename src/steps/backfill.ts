@@ -1,5 +1,4 @@
-import { pendingBackfills } from '../migrations/backfill.js';
-import { runBackfills } from '../migrations/backfill-run.js';
+import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { readLedger, releaseMigrations, stageView } from '../migrations/remote.js';
 import type { Step } from './types.js';
 
@@ -18,13 +17,14 @@ export const backfill: Step = {
     try {
       const db = view.db;
       if (!db.currentId) return;
-      const todo = pendingBackfills(await releaseMigrations(ctx, db, db.currentId), await readLedger(db));
-      if (!todo.length) return;
+      const ledger = await readLedger(db);
+      const groups = await backfillGroups(ctx, db, db.currentId, await releaseMigrations(ctx, db, db.currentId), ledger);
+      if (!groups.length) return;
       if (!view.dbInRun) {
-        ctx.events.warn(`backfills ${todo.map((m) => m.file).join(', ')} are pending, but the migration host ${db.name} is not part of this run: run ship migrate ${ctx.stage.name} --backfill`);
+        ctx.events.warn(`backfills ${groups.flatMap((g) => g.migrations.map((m) => m.file)).join(', ')} are pending, but the migration host ${db.name} is not part of this run: run ship migrate ${ctx.stage.name} --backfill`);
         return;
       }
-      await runBackfills(ctx, db, db.currentId, todo, await readLedger(db));
+      await runBackfillGroups(ctx, db, groups, ledger);
     } finally {
       await view.close();
     }

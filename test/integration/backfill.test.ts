@@ -171,19 +171,30 @@ test('killed halfway (SIGKILL): the next ship migrate --backfill resumes from th
   const row = st.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((x) => x.id === '003');
   assert.equal([row.phase, row.state, row.batches, row.rows, row.last], ['backfill', 'running', killed.length, recorded, lastKey]);
 
-  // Release 3 everywhere, a few more batches only: after-switch would contract, but the backfill is not done.
+  // ship migrate --backfill (a few batches only): the killed deploy never switched, so the
+  // backfill resumes from the release that ran it, after the recorded key.
   const more = Math.max(1, Math.floor(ROWS / BATCH / 10));
   a.configure({ contract: 'after-switch', backfill: { batch: BATCH, pause: '0ms', maxBatches: more } });
+  const m1 = await a.ship('migrate', 'test', '--backfill', '--json');
+  assert.is(m1.code, 0, out(m1));
+  assert.match(m1.events.filter((e) => e.type === 'log').map((e) => e.message).join('\n'), `resuming backfill 003_fill_street_parts.backfill.sql after key ${lastKey}`);
+  const afterM1 = backfillLines(a.ledger());
+  assert.is(afterM1.length, killed.length + more);
+  const resumed = afterM1[killed.length];
+  assert.is(resumed.batch, killed.length + 1);
+  assert.is(resumed.release, killed[0].release, 'from the release that ran it');
+  assert.is(resumed.last, String((killed.length + 1) * BATCH), 'the first batch after the kill started after the recorded key');
+  assert.is(a.current(a.hosts[0]), '1');
+
+  // Release 3 everywhere, a few more batches only: after-switch would contract, but the backfill is not done.
   a.use('backfill-3');
   const d3 = await a.ship('deploy', 'test', '--json');
   assert.is(d3.code, 0, out(d3));
   assert.is(a.current(a.hosts[0]), '3');
   assert.ok(a.columns().includes('street'), 'the contract waits for the backfill');
   const after3 = backfillLines(a.ledger());
-  assert.is(after3.length, killed.length + more);
-  const resumed = after3[killed.length];
-  assert.is(resumed.batch, killed.length + 1);
-  assert.is(resumed.last, String((killed.length + 1) * BATCH), 'the first batch after the kill started after the recorded key');
+  assert.is(after3.length, killed.length + 2 * more);
+  assert.is(after3.at(-1)!.last, String((killed.length + 2 * more) * BATCH), 'the deploy went on from there');
   assert.match(d3.events.filter((e) => e.type === 'log').map((e) => e.message).join('\n'), 'maxBatches');
 
   const early = await a.ship('migrate', 'test', '--contract');
