@@ -6,6 +6,8 @@ import { appliedById, type LedgerEntry } from '../../src/migrations/ledger.js';
 import { pendingContracts, pendingExpands, statusRows, type HostMigrations } from '../../src/migrations/plan.js';
 import { statusText } from '../../src/commands/migrate.js';
 import { quote } from '../../src/shell.js';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
 
 const sha = (c: string) => c.repeat(64);
 const mig = (file: string, executable = false): Migration => {
@@ -153,6 +155,31 @@ test('batch command: {file}, {batch}, {after} quoted; executables run directly; 
   assert.is(batchCommand(run, mig('003_f.backfill.sh', true), 5000, '9', quote), './migrations/003_f.backfill.sh');
   assert.equal(rateAndEta(10_000, 2000, 50_000), { rate: 5000, eta: 10_000 });
   assert.equal(rateAndEta(0, 2000, 5), {});
+});
+
+test('config: migrations.backfill defaults, durations, and bad values named by path', () => {
+  const stage = (backfill?: object) => parseConfig({ app: 'a', stages: { p: { hosts: ['local'], deployTo: '/srv/a', migrations: { backfill } } } }, '/srv/ship.config.json').stage('p');
+  assert.equal(stage().migrations.backfill, { mode: 'before-switch', batch: 1000, pause: 200, maxBatches: undefined, timeout: undefined });
+  assert.equal(stage({ mode: 'after-switch', batch: 5000, pause: '1s', maxBatches: 20, timeout: '10m' }).migrations.backfill, {
+    mode: 'after-switch',
+    batch: 5000,
+    pause: 1000,
+    maxBatches: 20,
+    timeout: 600_000,
+  });
+  const bad = (b: object) => {
+    try {
+      stage(b);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems.map((p) => p.path).join(',');
+      throw e;
+    }
+    return '';
+  };
+  assert.match(bad({ mode: 'sometime' }), 'migrations.backfill.mode');
+  assert.match(bad({ batch: 0 }), 'migrations.backfill.batch');
+  assert.match(bad({ pause: 'soon' }), 'migrations.backfill.pause');
+  assert.match(bad({ size: 10 }), 'migrations.backfill');
 });
 
 test.run();
