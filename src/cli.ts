@@ -94,14 +94,15 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
     )
     .command(
       'migrate <stage>',
-      'run pending migrations (expand; --contract for contract ones)',
+      'run pending migrations (expand, then backfills; --backfill for backfills alone; --contract for contract ones)',
       (c) =>
         locking(stage(c))
           .option('contract', { type: 'boolean', describe: 'run the contract migrations that are runnable now' })
+          .option('backfill', { type: 'boolean', describe: 'run or resume the backfill migrations alone, in batches' })
           .option('status', { type: 'boolean', describe: 'list applied and pending migrations' })
           .option('dry-run', { type: 'boolean', describe: 'show what would run' }),
       run(async (s, a, o) =>
-        (await import('./commands/migrate.js')).migrate({ ...o, contract: !!a.contract, status: !!a.status }, printer(a)),
+        (await import('./commands/migrate.js')).migrate({ ...o, contract: !!a.contract, status: !!a.status, backfill: !!a.backfill }, printer(a)),
       ),
     )
     .command(

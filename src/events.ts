@@ -7,6 +7,25 @@ export type ShipEvent =
   | { type: 'switch'; host: string; release: string; previous?: string }
   | { type: 'health'; host: string; ok: boolean; status?: number; attempt: number; message?: string }
   | { type: 'hook'; hook: string; command: string; host?: string }
+  | {
+      /** One batch of a backfill migration finished (state done: nothing left). */
+      type: 'backfill';
+      host: string;
+      id: string;
+      file: string;
+      state: 'running' | 'done';
+      batch: number;
+      rows: number;
+      totalRows: number;
+      last?: string;
+      remaining?: number;
+      /** This batch, and every batch of this backfill so far, in ms. */
+      ms: number;
+      elapsed: number;
+      /** Rows per second in this run, and the time left at that rate (ms). */
+      rate?: number;
+      eta?: number;
+    }
   | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; host?: string }
   | { type: 'error'; code: number; reason: string; message: string; host?: string; hint?: string }
   | {

@@ -1,4 +1,5 @@
 import type { FlowItem } from './runner.js';
+import { backfill } from './steps/backfill.js';
 import { build } from './steps/build.js';
 import { connect } from './steps/connect.js';
 import { contract } from './steps/contract.js';
@@ -18,12 +19,12 @@ import { upload } from './steps/upload.js';
 /** Deploy and rollback as ordered lists of steps; hooks attach to these names. */
 export const rollout: FlowItem = { rollout: [switchStep, reload, health] };
 
-export const deployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, rollout, contract, finish];
+export const deployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, rollout, backfill, contract, finish];
 
 /** `ship deploy --no-switch`: everything up to the switch, then `next` points at the release. */
 export const stagedFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, stage, finish];
 
 /** `ship switch`: make `next` (or a named release) live with the stage's strategy. */
-export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, contract, finish];
+export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, backfill, contract, finish];
 
 export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finish];

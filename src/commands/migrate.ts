@@ -1,7 +1,10 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
 import type { Printer } from '../cli.js';
 import type { Ctx } from '../context.js';
-import { ShipError } from '../errors.js';
+import { ShipError, UsageError } from '../errors.js';
+import { pendingBackfills, progressWords } from '../migrations/backfill.js';
+import { compareIds } from '../migrations/discovery.js';
+import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
 import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
 import { fmtMs } from '../reporters/format.js';
@@ -12,17 +15,20 @@ import type { Step } from '../steps/types.js';
 export interface MigrateOptions extends CommandOptions {
   contract?: boolean;
   status?: boolean;
+  backfill?: boolean;
 }
 
 /**
  * `ship migrate <stage>`: pending expand migrations of the staged (`next`) release, else
  * of the current one, on the migration host. `--contract`: the contract migrations that
- * are runnable now. `--status`: applied and pending, and why pending ones cannot run yet.
- * `--dry-run`: what would run.
+ * are runnable now. `--backfill`: only the backfills, run or resumed in batches (plain
+ * `ship migrate` runs them after the expands). `--status`: applied and pending, backfill
+ * progress, and why pending ones cannot run yet. `--dry-run`: what would run.
  */
 export async function migrate(o: MigrateOptions, print: Printer): Promise<CommandResult> {
   if (o.status) return runCommand('migrate', o, [connect], async (ctx) => print(...(await statusOf(ctx))));
-  const step = o.contract ? contractStep : expandStep;
+  if (o.contract && o.backfill) throw new UsageError('--contract and --backfill exclude each other: run the backfill first, then the contract');
+  const step = o.contract ? contractStep : o.backfill ? backfillStep : expandStep;
   return runCommand('migrate', o, o.dryRun ? [connect, step] : [connect, lock, step]);
 }
 
@@ -40,11 +46,46 @@ const expandStep: Step = {
       const changed = checksumMismatches(migrations, ledger, ref);
       if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
       const todo = pendingExpands(migrations, ledger);
-      if (!todo.length) {
+      const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
+      if (!todo.length && !backfills.length) {
         ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
         return;
       }
       await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
+    } finally {
+      await view.close();
+    }
+  },
+};
+
+const backfillStep: Step = {
+  name: 'backfill',
+  description: 'run or resume the backfill migrations in batches',
+  async run(ctx) {
+    const view = await stageView(ctx, false);
+    try {
+      const db = view.db;
+      const ref = db.nextId ?? db.currentId;
+      if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to backfill`, { host: db.name, reason: 'no-release' });
+      const migrations = await releaseMigrations(ctx, db, ref);
+      const ledger = await readLedger(db);
+      const expands = pendingExpands(migrations, ledger);
+      const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
+      if (!groups.length) {
+        ctx.events.log(`no pending backfills in release ${ref}`, db.name);
+        return;
+      }
+      const todo = pendingBackfills(migrations, ledger);
+      const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
+      if (early.length) {
+        throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
+          host: db.name,
+          reason: 'migrations',
+          hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
+        });
+      }
+      await runBackfillGroups(ctx, db, groups, ledger);
     } finally {
       await view.close();
     }
@@ -67,9 +108,15 @@ const contractStep: Step = {
       const runnable = pending.filter((c) => c.runnable);
       const waiting = pending.filter((c) => !c.runnable);
       if (!runnable.length) {
+        const hostsHold = waiting.some((c) => c.blockedBy.length);
+        const backfillsHold = waiting.some((c) => c.backfills.length);
+        const hints = [
+          ...(backfillsHold ? [`finish the backfill first: ship migrate ${ctx.stage.name} --backfill`] : []),
+          ...(hostsHold ? [`deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first`] : []),
+        ];
         throw new ShipError(
           `${pending.length} contract migration${pending.length > 1 ? 's' : ''} pending, none runnable yet: ${waiting.map((c) => `${c.file} (${c.reason})`).join('; ')}`,
-          { reason: 'contract-not-runnable', hint: `deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first` },
+          { reason: 'contract-not-runnable', hint: hints.join('; ') },
         );
       }
       for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
@@ -107,8 +154,17 @@ export function statusText(rows: MigrationRow[], dbHost: string, ref: string | u
     for (const r of list) out.push(`  ${line(r)}`);
   };
   const applied = rows.filter((r) => r.state === 'applied');
-  section('applied', applied, (r) => `${r.file.padEnd(36)} ${r.phase.padEnd(8)} ${r.time ?? ''}  ${fmtMs(r.duration ?? 0)}  from ${r.release}${r.changed ? '  CHANGED since it ran' : ''}`);
+  section('applied', applied, (r) =>
+    `${r.file.padEnd(36)} ${r.phase.padEnd(8)} ${r.time ?? ''}  ${fmtMs(r.duration ?? 0)}  from ${r.release}${r.changed ? '  CHANGED since it ran' : ''}${r.phase === 'backfill' && r.batches !== undefined ? `  (${r.batches} batches, ${r.rows ?? 0} rows)` : ''}`,
+  );
   section('pending expand', rows.filter((r) => r.state === 'pending' && r.phase === 'expand'), (r) => `${r.file.padEnd(36)} runs with: ship migrate (or the next deploy)`);
+  const backfills = rows.filter((r) => r.phase === 'backfill' && r.state !== 'applied');
+  // Only when there is one: a stage without backfills reads as it always did.
+  if (backfills.length) section('backfill', backfills, (r) =>
+    r.state === 'running'
+      ? `${r.file.padEnd(36)} running  ${progressWords({ batches: r.batches ?? 0, rows: r.rows ?? 0, last: r.last, remaining: r.remaining })}, ${fmtMs(r.duration ?? 0)} so far; resumes with: ship migrate --backfill (or the next deploy)`
+      : `${r.file.padEnd(36)} not started; runs with: ship migrate --backfill (or the next deploy)`,
+  );
   section('pending contract', rows.filter((r) => r.state === 'pending' && r.phase === 'contract'), (r) =>
     `${r.file.padEnd(36)} ${r.runnable ? 'runnable now: ship migrate --contract' : `not yet: ${r.reason}`}`,
   );

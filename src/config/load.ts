@@ -241,6 +241,13 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       run: merged.migrations?.run,
       contract: merged.migrations?.contract ?? 'manual',
       backup: merged.migrations?.backup,
+      backfill: {
+        mode: merged.migrations?.backfill?.mode ?? 'before-switch',
+        batch: merged.migrations?.backfill?.batch ?? 1000,
+        pause: toMs(merged.migrations?.backfill?.pause ?? '200ms'),
+        maxBatches: merged.migrations?.backfill?.maxBatches,
+        timeout: merged.migrations?.backfill?.timeout === undefined ? undefined : toMs(merged.migrations.backfill.timeout),
+      },
     },
     reload: merged.reload,
     healthcheck: hc(merged.healthcheck),

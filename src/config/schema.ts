@@ -86,6 +86,16 @@ const settings = {
       run: z.string().min(1).optional(),
       contract: z.enum(['manual', 'next-deploy', 'after-switch']).optional(),
       backup: z.string().min(1).optional(),
+      backfill: z
+        .object({
+          mode: z.enum(['before-switch', 'after-switch']).optional(),
+          batch: z.number().int().min(1).optional(),
+          pause: duration.optional(),
+          maxBatches: z.number().int().min(1).optional(),
+          timeout: duration.optional(),
+        })
+        .strict()
+        .optional(),
     })
     .strict()
     .optional(),
@@ -133,6 +143,7 @@ export const HOOK_STEPS = [
   'switch',
   'reload',
   'health',
+  'backfill',
   'contract',
   'finish',
   'rollback',

@@ -39,6 +39,20 @@ export interface HostConfig {
 export type StrategyType = 'all-at-once' | 'rolling' | 'canary';
 export type ContractPolicy = 'manual' | 'next-deploy' | 'after-switch';
 
+/** `migrations.backfill`: how backfill migrations run (see src/migrations/backfill.ts). */
+export interface BackfillSettings {
+  /** In the deploy's migrate step (before the switch) or after the rollout. */
+  mode: 'before-switch' | 'after-switch';
+  /** Rows per batch, passed to the file as `batch`. */
+  batch: number;
+  /** Milliseconds between batches. */
+  pause: number;
+  /** Most batches one run does (undefined: no limit); the rest resumes on the next run. */
+  maxBatches?: number;
+  /** Milliseconds one run may spend on backfills before it stops after a batch (undefined: no limit). */
+  timeout?: number;
+}
+
 export interface Stage {
   name: string;
   app: string;
@@ -49,7 +63,7 @@ export interface Stage {
   shared: { dirs: string[]; files: string[] };
   env: Record<string, string>;
   envFile?: string;
-  migrations: { dir: string; run?: string; contract: ContractPolicy; backup?: string };
+  migrations: { dir: string; run?: string; contract: ContractPolicy; backup?: string; backfill: BackfillSettings };
   reload?: string;
   healthcheck?: Healthcheck;
   assets?: { dirs: string[]; keep: number };

@@ -1,8 +1,10 @@
 /**
  * Migration files and their names (DESIGN §4): `<id>_<name>.<phase>.<ext>` under
- * `migrations.dir`, phase `expand` or `contract` (none: expand). Pure.
+ * `migrations.dir`, phase `expand`, `backfill` or `contract` (none: expand). Pure.
  */
-export type Phase = 'expand' | 'contract';
+export type Phase = 'expand' | 'backfill' | 'contract';
+
+const PHASES: readonly string[] = ['expand', 'backfill', 'contract'];
 
 export interface MigrationName {
   id: string;
@@ -41,14 +43,14 @@ export function parseMigrationName(file: string): MigrationName | null | Error {
   if (!m) return null;
   let phase: Phase = 'expand';
   if (parts.length === 3) {
-    if (parts[1] !== 'expand' && parts[1] !== 'contract') {
-      return new Error(`${file}: unknown phase '${parts[1]}' (expected <id>_<name>.expand.<ext> or <id>_<name>.contract.<ext>)`);
+    if (!PHASES.includes(parts[1])) {
+      return new Error(`${file}: unknown phase '${parts[1]}' (expected <id>_<name>.expand.<ext>, <id>_<name>.backfill.<ext> or <id>_<name>.contract.<ext>)`);
     }
-    phase = parts[1];
+    phase = parts[1] as Phase;
   } else if (parts.length > 3) {
-    return new Error(`${file}: expected <id>_<name>.<phase>.<ext> (phase expand or contract)`);
-  } else if (parts.length === 2 && (parts[1] === 'expand' || parts[1] === 'contract')) {
-    phase = parts[1]; // `003_drop.contract` (an executable without extension)
+    return new Error(`${file}: expected <id>_<name>.<phase>.<ext> (phase expand, backfill or contract)`);
+  } else if (parts.length === 2 && PHASES.includes(parts[1])) {
+    phase = parts[1] as Phase; // `003_drop.contract` (an executable without extension)
   }
   return { id: m[1], name: m[2], phase, file };
 }

@@ -18,6 +18,23 @@ export interface LedgerEntry {
   duration: number;
   host: string;
   user?: string;
+  /**
+   * Backfills write one line per batch (see backfill.ts): `running` until a batch reports
+   * nothing left, whose line says `done`. Only a `done` line makes a backfill applied.
+   */
+  state?: 'running' | 'done';
+  /** Backfill: this batch's number (1-based, counted over every run). */
+  batch?: number;
+  /** Backfill: rows this batch touched, as the file reported them. */
+  rows?: number;
+  /** Backfill: rows of every batch so far, this one included. */
+  totalRows?: number;
+  /** Backfill: the last key this batch reached (passed as `after` to the next). */
+  last?: string;
+  /** Backfill: what this batch reported left (undefined: it did not say). */
+  remaining?: number;
+  /** Backfill: milliseconds this batch ran. */
+  batchMs?: number;
 }
 
 export function parseLedger(text: string): LedgerEntry[] {
@@ -38,9 +55,12 @@ export function ledgerLine(e: LedgerEntry): string {
   return `${JSON.stringify(e)}\n`;
 }
 
-/** Applied migrations by id (the first record wins: an id runs once). */
+/**
+ * Applied migrations by id (the first record wins: an id runs once). A backfill counts
+ * from its `done` line on; its `running` lines are progress, not an application.
+ */
 export function appliedById(ledger: LedgerEntry[]): Map<string, LedgerEntry> {
   const m = new Map<string, LedgerEntry>();
-  for (const e of ledger) if (!m.has(e.id)) m.set(e.id, e);
+  for (const e of ledger) if (!m.has(e.id) && !(e.phase === 'backfill' && e.state !== 'done')) m.set(e.id, e);
   return m;
 }

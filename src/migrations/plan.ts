@@ -2,6 +2,7 @@
  * Decisions about migrations, from file lists and the ledger: which host runs them,
  * what is pending, which contracts are runnable now and why not. Pure.
  */
+import { backfillProgress, backfillsBlocking, describeOpen, openBackfills, type OpenBackfill } from './backfill.js';
 import { byId, type Migration, type Phase } from './discovery.js';
 import { appliedById, type LedgerEntry } from './ledger.js';
 
@@ -65,11 +66,15 @@ export interface ContractState {
   reason?: string;
   /** Hosts whose current release lacks the file. */
   blockedBy: string[];
+  /** Unfinished backfills with a lower id (files): they hold it back too. */
+  backfills: string[];
 }
 
 /**
  * Contract migrations are pending when a good release on some host holds a file the
- * ledger lacks (DESIGN §8); one is runnable when every host's current release contains it.
+ * ledger lacks (DESIGN §8); one is runnable when every host's current release contains it
+ * and every backfill with a lower id (in any of those releases, or started in the
+ * ledger) is done.
  */
 export function pendingContracts(hosts: HostMigrations[], ledger: LedgerEntry[]): ContractState[] {
   const applied = appliedById(ledger);
@@ -83,10 +88,13 @@ export function pendingContracts(hosts: HostMigrations[], ledger: LedgerEntry[])
       }
     }
   }
+  const open: OpenBackfill[] = openBackfills(hosts.flatMap((h) => h.releases.map((r) => r.migrations)), ledger);
   const out: ContractState[] = [];
   for (const { m, release } of found.values()) {
     const blocked: string[] = [];
     const why: string[] = [];
+    const backfills = backfillsBlocking(m.id, open);
+    for (const b of backfills) why.push(describeOpen(b));
     for (const h of hosts) {
       if (h.unreachable) {
         blocked.push(h.host);
@@ -105,9 +113,10 @@ export function pendingContracts(hosts: HostMigrations[], ledger: LedgerEntry[])
       file: m.file,
       phase: 'contract',
       release,
-      runnable: blocked.length === 0,
+      runnable: blocked.length === 0 && backfills.length === 0,
       reason: why.length ? why.join('; ') : undefined,
       blockedBy: blocked,
+      backfills: backfills.map((b) => b.file),
     });
   }
   return byId(out);
@@ -119,7 +128,8 @@ export interface MigrationRow {
   name: string;
   file: string;
   phase: Phase;
-  state: 'applied' | 'pending';
+  /** `running`: a backfill with recorded batches that has not reported nothing left. */
+  state: 'applied' | 'pending' | 'running';
   /** Pending ones: whether `ship migrate` (expand) or `ship migrate --contract` would run it now. */
   runnable?: boolean;
   reason?: string;
@@ -130,6 +140,11 @@ export interface MigrationRow {
   sha256?: string;
   /** Applied, but the file in the reference release differs from what ran. */
   changed?: boolean;
+  /** Backfills: batches, rows and the last key recorded, what the last batch said is left. */
+  batches?: number;
+  rows?: number;
+  last?: string;
+  remaining?: number;
 }
 
 /**
@@ -139,6 +154,11 @@ export interface MigrationRow {
 export function statusRows(ledger: LedgerEntry[], ref: { release: string; migrations: Migration[] } | undefined, contracts: ContractState[]): MigrationRow[] {
   const applied = [...appliedById(ledger).values()];
   const refById = new Map((ref?.migrations ?? []).map((m) => [m.id, m]));
+  const progress = backfillProgress(ledger);
+  const counts = (id: string) => {
+    const p = progress.get(id);
+    return p ? { batches: p.batches, rows: p.rows, last: p.last, remaining: p.remaining } : {};
+  };
   const rows: MigrationRow[] = applied.map((e) => ({
     id: e.id,
     name: e.name,
@@ -150,7 +170,19 @@ export function statusRows(ledger: LedgerEntry[], ref: { release: string; migrat
     duration: e.duration,
     sha256: e.sha256,
     changed: refById.has(e.id) && refById.get(e.id)!.sha256 !== e.sha256 ? true : undefined,
+    ...(e.phase === 'backfill' ? counts(e.id) : {}),
   }));
+  // Backfills not done: started ones (whatever release), and those of the reference release.
+  const openIds = new Set<string>();
+  for (const p of progress.values()) {
+    if (p.state === 'done') continue;
+    openIds.add(p.id);
+    rows.push({ id: p.id, name: p.name, file: p.file, phase: 'backfill', state: 'running', runnable: true, release: ref?.release ?? p.release, time: p.time, duration: p.elapsed, ...counts(p.id) });
+  }
+  for (const m of ref?.migrations ?? []) {
+    if (m.phase !== 'backfill' || openIds.has(m.id) || progress.get(m.id)?.state === 'done') continue;
+    rows.push({ id: m.id, name: m.name, file: m.file, phase: 'backfill', state: 'pending', runnable: true, release: ref!.release, sha256: m.sha256 });
+  }
   for (const m of ref ? pendingExpands(ref.migrations, ledger) : []) {
     rows.push({ id: m.id, name: m.name, file: m.file, phase: 'expand', state: 'pending', runnable: true, release: ref!.release, sha256: m.sha256 });
   }

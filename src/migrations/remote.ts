@@ -14,6 +14,7 @@ import { GOOD } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, sh } from '../shell.js';
 import { createTransport } from '../transport/index.js';
+import { batchCommand } from './backfill.js';
 import { discover, type ListedFile, type Migration } from './discovery.js';
 import { ledgerLine, parseLedger, type LedgerEntry } from './ledger.js';
 import { migrationHostOf, type HostMigrations } from './plan.js';
@@ -59,7 +60,7 @@ function checked(h: HostRun, release: string, d: ReturnType<typeof discover>): M
     throw new ShipError(`${h.name}: release ${release} has misnamed migrations:\n${d.problems.map((p) => `    ${p}`).join('\n')}`, {
       host: h.name,
       reason: 'migrations',
-      hint: 'name them <id>_<name>.expand.<ext> or <id>_<name>.contract.<ext>, each id once',
+      hint: 'name them <id>_<name>.expand.<ext>, <id>_<name>.backfill.<ext> or <id>_<name>.contract.<ext>, each id once',
     });
   }
   return d.migrations;
@@ -86,7 +87,7 @@ export async function readLedger(h: HostRun): Promise<LedgerEntry[]> {
   return buf ? parseLedger(buf.toString('utf8')) : [];
 }
 
-async function appendLedger(h: HostRun, e: LedgerEntry): Promise<void> {
+export async function appendLedger(h: HostRun, e: LedgerEntry): Promise<void> {
   await h.t.mkdirp(h.paths.meta);
   await h.t.appendFile(h.paths.ledger, ledgerLine(e));
 }
@@ -199,7 +200,7 @@ export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBat
   let n = 0;
   for (const { m, release } of todo) {
     if (ctx.interrupted) throw new ShipError('interrupted before migration ' + m.file, { reason: 'interrupted' });
-    const command = m.executable ? `./${quote(m.path)}` : run!.split('{file}').join(quote(m.path));
+    const command = batchCommand(run, m, ctx.stage.migrations.backfill.batch, '', quote);
     const t0 = Date.now();
     await runUserCommand(ctx, db, command, `${m.phase} migration ${m.id} (${m.path}, release ${release})`, db.paths.release(release), {
       ...envOf(release),

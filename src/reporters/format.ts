@@ -32,3 +32,14 @@ export function errorLines(e: Extract<Stamped, { type: 'error' }>): string[] {
   if (e.hint) lines.push(`  hint: ${e.hint}`);
   return lines;
 }
+
+/** One backfill progress line: "003_fill.backfill.sql: 41 batches, 205000 rows, 25000 rows/s, 795000 left, ETA 32.0s". */
+export function backfillLine(e: Extract<Stamped, { type: 'backfill' }>): string {
+  const parts = [`${e.batch} batch${e.batch === 1 ? '' : 'es'}`, `${e.totalRows} rows`];
+  if (e.last !== undefined) parts.push(`last key ${e.last}`);
+  if (e.rate !== undefined) parts.push(`${e.rate} rows/s`);
+  if (e.state === 'done') return `backfill ${e.file} done: ${parts.join(', ')} in ${fmtMs(e.elapsed)}`;
+  if (e.remaining !== undefined) parts.push(`${e.remaining} left`);
+  if (e.eta !== undefined) parts.push(`ETA ${fmtMs(e.eta)}`);
+  return `backfill ${e.file}: ${parts.join(', ')}`;
+}

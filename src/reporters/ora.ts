@@ -1,6 +1,6 @@
 import ora, { type Ora } from 'ora';
 import type { Stamped } from '../events.js';
-import { errorLines, fmtMs, summaryLines } from './format.js';
+import { backfillLine, errorLines, fmtMs, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
 /** A spinner per step on a TTY, listing each host as it finishes. */
@@ -43,6 +43,13 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
           break;
         case 'switch':
           if (spinner) spinner.text = `${label()}  ${e.host} → ${e.release}`;
+          break;
+        case 'backfill':
+          if (e.state === 'done') {
+            spinner?.clear();
+            err.write(`[${e.host}] ${backfillLine(e)}\n`);
+            spinner?.render();
+          } else if (spinner) spinner.text = `${label()}  [${e.host}] ${backfillLine(e)}`;
           break;
         case 'log':
           if (e.level === 'warn' || e.level === 'info') {

@@ -1,11 +1,13 @@
 import type { Stamped } from '../events.js';
-import { errorLines, fmtMs, summaryLines } from './format.js';
+import { backfillLine, errorLines, fmtMs, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
 /** Timestamped lines for CI logs: diagnostics on stderr, the summary on stdout. */
 export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStream, opts: ReporterOptions): Reporter {
   const line = (e: Stamped, text: string) => err.write(`${e.time.slice(11, 19)} ${text}\n`);
   const who = (host?: string) => (host ? `[${host}] ` : '');
+  // Backfill progress: a line every few seconds (a batch may take milliseconds), and the last.
+  let backfillShown = 0;
   return {
     handle(e: Stamped) {
       switch (e.type) {
@@ -23,6 +25,13 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
           break;
         case 'switch':
           if (!opts.quiet) line(e, `${who(e.host)}current -> ${e.release}${e.previous ? ` (was ${e.previous})` : ''}`);
+          break;
+        case 'backfill':
+          if (opts.quiet) break;
+          if (e.state === 'done' || opts.verbose || e.batch === 1 || Date.now() - backfillShown >= 5000) {
+            backfillShown = Date.now();
+            line(e, `${who(e.host)}${backfillLine(e)}`);
+          }
           break;
         case 'health':
           if (!opts.quiet && (e.ok || opts.verbose)) line(e, `${who(e.host)}health ${e.ok ? 'ok' : 'not yet'}${e.status ? ` (${e.status})` : ''}${e.message ? `: ${e.message}` : ''}`);

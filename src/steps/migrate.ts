@@ -1,5 +1,7 @@
 import { ShipError, InternalError } from '../errors.js';
 import { discover, type ListedFile, type Migration } from '../migrations/discovery.js';
+import { pendingBackfills } from '../migrations/backfill.js';
+import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands } from '../migrations/plan.js';
 import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
 import type { Ctx } from '../context.js';
@@ -11,6 +13,8 @@ import type { Step } from './types.js';
  * migrations that are runnable (every host's current release holds them): those
  * shipped by earlier deploys, never the ones this deploy ships, since no host runs this
  * release yet. A changed applied migration stops everything before anything runs.
+ * Then, unless `migrations.backfill.mode` is `after-switch`, the release's backfills run
+ * (or resume) in batches, still before the switch.
  */
 export const migrate: Step = {
   name: 'migrate',
@@ -46,7 +50,11 @@ export const migrate: Step = {
       }
       const expands = pendingExpands(migrations, ledger);
       batches.push({ release: id, migrations: expands });
-      const count = batches.reduce((n, b) => n + b.migrations.length, 0);
+      const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];
+      const count = batches.reduce((n, b) => n + b.migrations.length, 0) + backfills.reduce((n, g) => n + g.migrations.length, 0);
+      if (!view.dbInRun && ctx.stage.migrations.backfill.mode === 'before-switch' && pendingBackfills(migrations, ledger).length) {
+        ctx.events.warn(`backfills are pending, but the migration host ${db.name} is not part of this run: they run with ship migrate ${ctx.stage.name} --backfill or the next deploy that includes it`);
+      }
       if (!count) {
         ctx.events.debug('no pending migrations', db.name);
         return;
@@ -59,6 +67,7 @@ export const migrate: Step = {
         });
       }
       await runMigrations(ctx, db, batches, id);
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
     } finally {
       await view.close();
     }

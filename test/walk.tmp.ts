@@ -1,0 +1,32 @@
+import { cpSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { sharedSshHosts, sshBlock, sshHosts } from './harness/stage.js';
+import { startPostgres } from './harness/postgres.js';
+import { ROOT, rmrf, tmpDir, writeConfig } from './harness/ship.js';
+const [ssh, pg] = await Promise.all([sharedSshHosts(), startPostgres()]);
+const url = pg.createDatabase('shop');
+const dir = tmpDir('walk-');
+const hosts = sshHosts(ssh, 'walk', 2).map((h, i) => ({ ...h, name: `web${i + 1}`, ...(i === 0 ? { roles: ['db'] } : {}) }));
+const cfg = (extra: object) => writeConfig(dir, { app: 'address', keepReleases: 10, ssh: sshBlock(ssh), stages: { production: { hosts, build: { dir: 'build' }, env: { DATABASE_URL: url },
+  migrations: { run: 'psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v batch={batch} -v after={after} -f {file}', backfill: { batch: 5000, pause: '200ms', ...extra } } } } });
+cfg({});
+const use = (n: string) => { rmrf(path.join(dir, 'build')); cpSync(path.join(ROOT, 'fixtures/address-app', n), path.join(dir, 'build'), { recursive: true }); };
+const ship = (...a: string[]) => {
+  console.log(`\n$ ship ${a.join(' ')}`);
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/ship.js'), ...a], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  process.stdout.write(r.stderr + r.stdout + `(exit ${r.status})\n`);
+};
+use('release-1'); ship('deploy', 'production');
+pg.psql(url, `insert into address (street) select 'Street ' || g || ' ' || (g % 997 + 1) from generate_series(1, 200000) g`);
+use('backfill-2'); cfg({ maxBatches: 15 }); ship('deploy', 'production');
+ship('migrate', 'production', '--status');
+use('backfill-3'); ship('deploy', 'production');
+ship('migrate', 'production', '--status');
+ship('migrate', 'production', '--contract');
+cfg({}); ship('migrate', 'production', '--backfill');
+ship('migrate', 'production', '--status');
+ship('migrate', 'production', '--contract');
+ship('migrate', 'production', '--status');
+await pg.stop();
+process.exit(0);
