@@ -123,6 +123,17 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => (await import('./commands/exec.js')).execCommand(o, [...((a.words as string[] | undefined) ?? []), ...(a._ as unknown[]).slice(1).map(String)], printer(a))),
     )
     .command(
+      'setup <stage>',
+      'prepare every host (deploy dir, releases/, shared/, .ship/) and upload shared files such as .env',
+      (c) =>
+        locking(stage(c))
+          .option('upload', { type: 'string', array: true, describe: 'upload a file into shared/: <name>=<local file> (repeatable; .env* get mode 0600)' })
+          .option('upload-secret', { type: 'string', array: true, describe: 'like --upload, and the file gets mode 0600 whatever its name' })
+          .option('force', { type: 'boolean', describe: 'replace shared files that differ (the old one is kept as <name>.<timestamp>.bak)' })
+          .option('dry-run', { type: 'boolean', describe: 'say what would be created and uploaded, change nothing' }),
+      run(async (s, a, o) => (await import('./commands/setup.js')).setupCommand(o, (a.upload as string[] | undefined) ?? [], (a.uploadSecret as string[] | undefined) ?? [])),
+    )
+    .command(
       'init',
       'write a starter config and templates',
       (c) =>

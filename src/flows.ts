@@ -11,6 +11,7 @@ import { promote } from './steps/promote.js';
 import { publish } from './steps/publish.js';
 import { reload } from './steps/reload.js';
 import { rollback } from './steps/rollback.js';
+import { setup, setupInspect, setupLocal } from './steps/setup.js';
 import { stage } from './steps/stage.js';
 import { switchStep } from './steps/switch.js';
 import { upload } from './steps/upload.js';
@@ -27,3 +28,6 @@ export const stagedFlow: FlowItem[] = [build, connect, lock, upload, link, publi
 export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, contract, finish];
 
 export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finish];
+
+/** `ship setup`: read the local files, look, lock, then create what is missing and upload. */
+export const setupFlow: FlowItem[] = [setupLocal, connect, setupInspect, lock, setup];
