@@ -134,6 +134,12 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => (await import('./commands/setup.js')).setupCommand(o, (a.upload as string[] | undefined) ?? [], (a.uploadSecret as string[] | undefined) ?? [])),
     )
     .command(
+      'history <stage>',
+      'who deployed, switched, rolled back, pruned or set up what, and when: newest first, across hosts',
+      (c) => stage(c).option('limit', { type: 'number', describe: 'only the newest N events' }),
+      run(async (s, a, o) => (await import('./commands/history.js')).history(o, a.limit as number | undefined, printer(a))),
+    )
+    .command(
       'init',
       'write a starter config and templates',
       (c) =>
@@ -157,7 +163,7 @@ function printer(a: Common): Printer {
   };
 }
 
-const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init']);
+const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init', 'history', 'config', 'ssh']);
 
 
 export async function runCli(argv: string[]): Promise<number> {
