@@ -140,6 +140,12 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => (await import('./commands/history.js')).history(o, a.limit as number | undefined, printer(a))),
     )
     .command(
+      'config <stage>',
+      'the stage as resolved for each host (every merge, ~/.ssh/config, ProxyJump), secrets redacted',
+      (c) => stage(c),
+      run(async (s, a, o) => (await import('./commands/config.js')).showConfig(o, printer(a))),
+    )
+    .command(
       'init',
       'write a starter config and templates',
       (c) =>
