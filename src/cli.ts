@@ -146,6 +146,17 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => (await import('./commands/config.js')).showConfig(o, printer(a))),
     )
     .command(
+      'ssh <stage> [host] [words..]',
+      'a shell (or, after --, one command) on a host, in `current`, on a terminal; exits with the remote exit code',
+      (c) =>
+        stage(c)
+          .positional('host', { type: 'string', describe: 'host name (needed when the stage has several)' })
+          .positional('words', { type: 'string', array: true, describe: 'a command to run instead of the login shell (after --)' }),
+      run(async (s, a, o) =>
+        (await import('./commands/ssh.js')).sshCommand(o, a.host as string | undefined, [...((a.words as string[] | undefined) ?? []), ...(a._ as unknown[]).slice(1).map(String)]),
+      ),
+    )
+    .command(
       'init',
       'write a starter config and templates',
       (c) =>
