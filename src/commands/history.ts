@@ -24,6 +24,8 @@ export interface HistoryEvent {
   /** Only where the hosts differ: the field's value on each host. */
   differs?: Record<string, Record<string, string | number | undefined>>;
   run?: string;
+  /** Migrations the run applied (`expand 0001_users.sql`), on the migration host. */
+  migrations?: string[];
 }
 
 type Line = HistoryEntry & { host: string };
@@ -67,11 +69,14 @@ export function mergeHistory(byHost: { host: string; history: HistoryEntry[] }[]
 function runEvent(lines: Line[]): HistoryEvent {
   const hosts = [...new Set(lines.map((l) => l.host))].sort();
   const ends = lines.filter((l) => l.outcome);
+  // Migration lines come from the migration host; they name the run's migrations, not its releases.
+  const steps = lines.filter((l) => !(l.action === 'migrate' && !l.outcome));
   const started = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)-/.exec(lines[0].run!)?.[1] ?? lines.map((l) => l.time).sort()[0];
   // Per host: the end line, or what its step lines say (a run that was killed writes no end line).
   const perHost = new Map<string, Partial<Record<(typeof FIELDS)[number], string | number>>>();
   for (const host of hosts) {
-    const mine = lines.filter((l) => l.host === host);
+    const mine = steps.filter((l) => l.host === host);
+    if (!mine.length) continue;
     const end = mine.find((l) => l.outcome);
     const publish = mine.find((l) => l.action === 'publish');
     const flip = mine.find((l) => l.action === 'switch' || (l.action === 'rollback' && !l.outcome && l.release));
@@ -92,6 +97,8 @@ function runEvent(lines: Line[]): HistoryEvent {
   if (durations.length) ev.durationMs = Math.max(...durations);
   const msg = ends.find((l) => l.message && l.outcome !== 'ok')?.message ?? lines.find((l) => l.action === 'failure')?.message;
   if (msg) ev.message = msg.split('\n')[0];
+  const migrations = lines.filter((l) => l.action === 'migrate' && !l.outcome && l.message).map((l) => l.message!);
+  if (migrations.length) ev.migrations = migrations;
   return ev;
 }
 
@@ -153,7 +160,7 @@ export function historyTable(events: HistoryEvent[], allHosts: string[], now = D
     const hosts = e.hosts.length === allHosts.length && e.hosts.every((h) => allHosts.includes(h)) ? `all (${e.hosts.length})` : e.hosts.join(', ');
     return {
       cells: [humanTime(e.time, now), field(e, 'user'), e.action, field(e, 'release'), field(e, 'previous'), field(e, 'revision', (v) => v.slice(0, 12)), e.durationMs !== undefined ? fmtMs(e.durationMs) : '-', outcome, hosts],
-      message: e.message,
+      message: [e.message, e.migrations && `migrations: ${e.migrations.join(', ')}`].filter(Boolean).join('\n    '),
     };
   });
   const head = ['TIME', 'USER', 'ACTION', 'RELEASE', 'PREVIOUS', 'REVISION', 'DURATION', 'OUTCOME', 'HOSTS'];

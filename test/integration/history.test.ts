@@ -1,6 +1,7 @@
 /** ship history over real sshd hosts: deploys, a rollback and a failure, merged across hosts. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
@@ -20,11 +21,14 @@ test('history merges the runs of every host, newest first, with user, releases, 
   dirs.push(p.dir);
   const root = (i: number) => path.join(ssh.hosts[i].deployRoot, 'hist');
   const deploy = async (v: string, extra: string[] = [], code = 0) => {
-    writeBuild(p.build, v);
+    if (v !== 'v1') writeBuild(p.build, v);
     const r = await ship(['deploy', 'test', ...extra], { cwd: p.dir });
     assert.is(r.code, code, r.stderr);
     return layout(root(0)).current?.replace('releases/', '');
   };
+  // v1 ships an (executable) expand migration: it runs on host1, and its event names it.
+  writeBuild(p.build, 'v1', 5, { 'migrations/0001_init.sh': '#!/bin/sh\ntrue\n' });
+  chmodSync(path.join(p.build, 'migrations/0001_init.sh'), 0o755);
   const v1 = await deploy('v1');
   const v2 = await deploy('v2');
   const rb = await ship(['rollback', 'test'], { cwd: p.dir });
@@ -55,6 +59,8 @@ test('history merges the runs of every host, newest first, with user, releases, 
     assert.ok(Number.isInteger(e.durationMs) && e.durationMs > 0, JSON.stringify(e));
     assert.match(e.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   }
+  assert.equal(ev[4].migrations, ['expand 0001_init.sh']);
+  assert.equal(ev.slice(0, 4).map((e) => e.migrations), [undefined, undefined, undefined, undefined]);
   assert.is(ev[1].exitCode, 1);
   assert.match(ev[1].message, /host2: hook before:switch/);
   assert.ok(ev.every((e, i) => i === 0 || ev[i - 1].time >= e.time), 'newest first');
