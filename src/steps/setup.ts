@@ -167,7 +167,8 @@ export const setup: Step = {
           outcome: 'ok',
         });
       }
-      return describe(r, dry);
+      // A log line (not only the step's message), so a terminal's spinner output shows it too.
+      ctx.events.log(describe(r, dry), h.name);
     });
     all.sort((a, b) => (a.host < b.host ? -1 : 1));
   },

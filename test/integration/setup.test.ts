@@ -55,13 +55,13 @@ test('setup creates the tree and uploads shared files (0600 for .env); a second 
     assert.equal(readdirSync(path.join(root, 'shared')).filter((n) => n.includes('.tmp')), [], 'no temp files left');
     const hist = layout(root).history;
     assert.equal(hist.map((e) => [e.action, e.outcome]), [['setup', 'ok']]);
-    assert.match(r.stderr, new RegExp(`\\[${h.name}\\] setup done.*created .*releases/.*uploaded \\.env config/app\\.json`));
+    assert.match(r.stderr, new RegExp(`\\[${h.name}\\] created .*releases/.*; uploaded \\.env config/app\\.json`));
   }
   const before = ssh.hosts.map((h) => listing(path.join(h.deployRoot, 'setup1')));
   const again = await ship(['setup', 'test'], { cwd: p.dir });
   assert.is(again.code, 0, again.stderr);
   assert.equal(ssh.hosts.map((h) => listing(path.join(h.deployRoot, 'setup1'))), before, 'the second run changed nothing');
-  for (const h of ssh.hosts) assert.match(again.stderr, new RegExp(`\\[${h.name}\\] setup done.*nothing to do; \\.env config/app\\.json up to date`));
+  for (const h of ssh.hosts) assert.match(again.stderr, new RegExp(`\\[${h.name}\\] nothing to do; \\.env config/app\\.json up to date`));
   // The stage deploys now: the shared file is in place.
   writeBuild(p.build, 'v1');
   const d = await ship(['deploy', 'test'], { cwd: p.dir });
@@ -77,7 +77,7 @@ test('setup --dry-run says what it would do and writes nothing', async () => {
   assert.is(r.code, 0, r.stderr);
   for (const h of ssh.hosts) {
     assert.ok(!existsSync(path.join(h.deployRoot, 'setup-dry')), `${h.name}: nothing created`);
-    assert.match(r.stderr, new RegExp(`\\[${h.name}\\] setup done.*would create .*shared/storage/.*would upload \\.env`));
+    assert.match(r.stderr, new RegExp(`\\[${h.name}\\] would create .*shared/storage/.*; would upload \\.env`));
   }
 });
 
