@@ -8,6 +8,7 @@ import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
 import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
 import { openHosts } from './steps/connect.js';
+import { recordRun } from './run-record.js';
 
 export interface CommandOptions extends LoadOptions, RunOptions {
   stage: string;
@@ -82,6 +83,7 @@ export async function runCommand(command: string, o: CommandOptions, flow: FlowI
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+    await recordRun(ctx, error).catch(() => {});
     await releaseLocks(ctx).catch(() => {});
     await Promise.all(ctx.hosts.map((h) => h.t.close().catch(() => {})));
   }

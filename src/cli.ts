@@ -124,6 +124,40 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => (await import('./commands/exec.js')).execCommand(o, [...((a.words as string[] | undefined) ?? []), ...(a._ as unknown[]).slice(1).map(String)], printer(a))),
     )
     .command(
+      'setup <stage>',
+      'prepare every host (deploy dir, releases/, shared/, .ship/) and upload shared files such as .env',
+      (c) =>
+        locking(stage(c))
+          .option('upload', { type: 'string', array: true, describe: 'upload a file into shared/: <name>=<local file> (repeatable; .env* get mode 0600)' })
+          .option('upload-secret', { type: 'string', array: true, describe: 'like --upload, and the file gets mode 0600 whatever its name' })
+          .option('force', { type: 'boolean', describe: 'replace shared files that differ (the old one is kept as <name>.<timestamp>.bak)' })
+          .option('dry-run', { type: 'boolean', describe: 'say what would be created and uploaded, change nothing' }),
+      run(async (s, a, o) => (await import('./commands/setup.js')).setupCommand(o, (a.upload as string[] | undefined) ?? [], (a.uploadSecret as string[] | undefined) ?? [])),
+    )
+    .command(
+      'history <stage>',
+      'who deployed, switched, rolled back, pruned or set up what, and when: newest first, across hosts',
+      (c) => stage(c).option('limit', { type: 'number', describe: 'only the newest N events' }),
+      run(async (s, a, o) => (await import('./commands/history.js')).history(o, a.limit as number | undefined, printer(a))),
+    )
+    .command(
+      'config <stage>',
+      'the stage as resolved for each host (every merge, ~/.ssh/config, ProxyJump), secrets redacted',
+      (c) => stage(c),
+      run(async (s, a, o) => (await import('./commands/config.js')).showConfig(o, printer(a))),
+    )
+    .command(
+      'ssh <stage> [host] [words..]',
+      'a shell (or, after --, one command) on a host, in `current`, on a terminal; exits with the remote exit code',
+      (c) =>
+        stage(c)
+          .positional('host', { type: 'string', describe: 'host name (needed when the stage has several)' })
+          .positional('words', { type: 'string', array: true, describe: 'a command to run instead of the login shell (after --)' }),
+      run(async (s, a, o) =>
+        (await import('./commands/ssh.js')).sshCommand(o, a.host as string | undefined, [...((a.words as string[] | undefined) ?? []), ...(a._ as unknown[]).slice(1).map(String)]),
+      ),
+    )
+    .command(
       'init',
       'write a starter config and templates',
       (c) =>
@@ -147,7 +181,7 @@ function printer(a: Common): Printer {
   };
 }
 
-const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init']);
+const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init', 'history', 'config', 'ssh']);
 
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -21,6 +21,8 @@ export interface RunOptions {
   /** Extra words (ship exec). */
   args?: string[];
   contract?: boolean;
+  /** ship setup --upload / --upload-secret: name in shared/ -> local file (absolute or relative to the working directory). */
+  uploads?: { name: string; from: string; secret?: boolean }[];
   /** Time source, for tests. */
   now?: () => Date;
 }

@@ -12,6 +12,7 @@ import { promote } from './steps/promote.js';
 import { publish } from './steps/publish.js';
 import { reload } from './steps/reload.js';
 import { rollback } from './steps/rollback.js';
+import { setup, setupInspect, setupLocal } from './steps/setup.js';
 import { stage } from './steps/stage.js';
 import { switchStep } from './steps/switch.js';
 import { upload } from './steps/upload.js';
@@ -28,3 +29,6 @@ export const stagedFlow: FlowItem[] = [build, connect, lock, upload, link, publi
 export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, backfill, contract, finish];
 
 export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finish];
+
+/** `ship setup`: read the local files, look, lock, then create what is missing and upload. */
+export const setupFlow: FlowItem[] = [setupLocal, connect, setupInspect, lock, setup];

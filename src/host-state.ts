@@ -1,5 +1,6 @@
 import type { Ctx, HostRun } from './context.js';
 import { ShipError } from './errors.js';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import { parseHistory, releaseInfos, type HistoryEntry } from './releases.js';
 import { sh } from './shell.js';
@@ -25,10 +26,19 @@ export async function readHostState(h: HostRun): Promise<void> {
 /** Appends one line to the host's history. */
 export async function record(ctx: Ctx, h: HostRun, entry: Omit<HistoryEntry, 'time' | 'user'>): Promise<void> {
   if (ctx.opts.dryRun) return;
-  const line: HistoryEntry = { time: new Date().toISOString(), user: ctx.user, ...entry };
+  const line: HistoryEntry = { time: new Date().toISOString(), user: ctx.user, run: runId(ctx), ...entry };
   await h.t.mkdirp(h.paths.meta);
   await h.t.appendFile(h.paths.history, `${JSON.stringify(line)}\n`);
   h.history.push(line);
+}
+
+const runIds = new WeakMap<Ctx, string>();
+
+/** An id for the run, shared by every history line it writes (ship history groups by it). */
+export function runId(ctx: Ctx): string {
+  let id = runIds.get(ctx);
+  if (!id) runIds.set(ctx, (id = `${ctx.startedAt.toISOString()}-${randomBytes(3).toString('hex')}`));
+  return id;
 }
 
 /** The `shared.files` entries that are not a file (or link) in the host's shared/. */

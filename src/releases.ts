@@ -6,7 +6,12 @@ export type ReleaseState = 'staged' | 'active' | 'superseded' | 'rolled-back' | 
 
 export interface HistoryEntry {
   time: string;
-  action: 'publish' | 'switch' | 'rollback' | 'failure' | 'prune' | 'migrate';
+  /**
+   * publish, switch, rollback, failure, prune: one step of a run on this host. The line
+   * that ends a run carries `outcome` and names the command: deploy, switch, rollback,
+   * prune, migrate, setup.
+   */
+  action: 'publish' | 'switch' | 'rollback' | 'failure' | 'prune' | 'migrate' | 'deploy' | 'setup';
   release?: string;
   previous?: string;
   /** State changes this entry makes, by release id. */
@@ -15,6 +20,12 @@ export interface HistoryEntry {
   user?: string;
   message?: string;
   removed?: string[];
+  /** The run that wrote the line (every line of one command run shares it). */
+  run?: string;
+  /** On the line that ends a run: how long the run took, and how it ended. */
+  durationMs?: number;
+  outcome?: 'ok' | 'failed' | 'staged' | 'paused' | 'interrupted';
+  exitCode?: number;
 }
 
 export interface ReleaseInfo {

@@ -68,7 +68,7 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
 
   const absent = new Set(await missingSharedFiles(h, ctx.stage.shared.files));
   for (const f of ctx.stage.shared.files) {
-    add(`shared ${f}`, !absent.has(f), absent.has(f) ? `missing: create ${path.join(h.paths.shared, f)}` : 'present');
+    add(`shared ${f}`, !absent.has(f), absent.has(f) ? `missing: ${path.join(h.paths.shared, f)} (upload it: ship setup ${ctx.stage.name} --upload ${f}=<local file>)` : 'present');
   }
 
   const method = await h.t.renameMethod();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
 import { configSchema, toMs, HOOK_STEPS, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
-import type { Healthcheck, HostConfig, SshOptions, Stage } from './types.js';
+import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
 
 /** Where the config is looked for, in each directory from the working directory upward. */
 export const SEARCH_PLACES = [
@@ -233,7 +233,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       followSymlinks: merged.build?.followSymlinks ?? false,
     },
     keepReleases: merged.keepReleases ?? 5,
-    shared: { dirs: sharedDirs, files: sharedFiles },
+    shared: { dirs: sharedDirs, files: sharedFiles, ...(merged.shared?.upload ? { upload: sharedUploads(merged.shared.upload, dir) } : {}) },
     env: merged.env ?? {},
     envFile: merged.envFile,
     migrations: {
@@ -320,6 +320,7 @@ function resolveHost(
     strictHostKeyChecking: ssh.strictHostKeyChecking ?? 'yes',
     keepalive: ssh.keepalive ?? true,
     readyTimeout: toMs(ssh.readyTimeout ?? '20s'),
+    ...(ssh.proxyJump !== undefined ? { proxyJump: proxyJumpList(ssh.proxyJump) } : {}),
   };
   return {
     name,
@@ -333,4 +334,26 @@ function resolveHost(
     env: { ...(merged.env ?? {}), ...(obj?.env ?? {}) },
     healthcheck: hc(deepMerge(merged.healthcheck, obj?.healthcheck)),
   };
+}
+
+/** `shared.upload` with local paths made absolute (relative to the config file). */
+function sharedUploads(upload: NonNullable<NonNullable<StageInput['shared']>['upload']>, dir: string): Record<string, SharedUpload> {
+  const out: Record<string, SharedUpload> = {};
+  for (const [name, v] of Object.entries(upload)) {
+    const from = typeof v === 'string' ? v : v.from;
+    const secret = typeof v === 'string' ? undefined : v.secret;
+    out[name] = { from: expandLocal(from, dir), secret: secret ?? isSecretName(name) };
+  }
+  return out;
+}
+
+/** Files whose name starts with `.env` hold secrets: uploaded with mode 0600. */
+export function isSecretName(name: string): boolean {
+  return path.posix.basename(name).startsWith('.env');
+}
+
+/** `a,b` or ['a', 'b'] as hops; 'none' as no hops. */
+function proxyJumpList(v: string | string[]): string[] {
+  const hops = (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+  return hops.length === 1 && hops[0].toLowerCase() === 'none' ? [] : hops;
 }

@@ -31,6 +31,8 @@ export const sshSchema = z
     strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).optional(),
     keepalive: z.boolean().optional(),
     readyTimeout: duration.optional(),
+    /** ProxyJump: hops `[user@]host[:port]`, first hop first (a comma list or an array); 'none' turns ~/.ssh/config's off. */
+    proxyJump: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
   })
   .strict();
 
@@ -77,7 +79,15 @@ const settings = {
     .optional(),
   deployTo: z.string().min(1).optional(),
   keepReleases: z.number().int().min(1).optional(),
-  shared: z.object({ dirs: z.array(relPath).optional(), files: z.array(relPath).optional() }).strict().optional(),
+  shared: z
+    .object({
+      dirs: z.array(relPath).optional(),
+      files: z.array(relPath).optional(),
+      /** Files `ship setup` uploads into shared/: name in shared/ -> local file (relative to the config file). */
+      upload: z.record(relPath, z.union([z.string().min(1), z.object({ from: z.string().min(1), secret: z.boolean().optional() }).strict()])).optional(),
+    })
+    .strict()
+    .optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
   envFile: relPath.optional(),
   migrations: z

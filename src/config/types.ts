@@ -18,6 +18,8 @@ export interface SshOptions {
   strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   keepalive: boolean;
   readyTimeout: number;
+  /** ProxyJump hops from the config (first hop first); undefined: ~/.ssh/config decides; []: none. */
+  proxyJump?: string[];
 }
 
 export interface HostConfig {
@@ -34,6 +36,12 @@ export interface HostConfig {
   ssh: SshOptions;
   env: Record<string, string>;
   healthcheck?: Healthcheck;
+}
+
+/** A file `ship setup` uploads into shared/: the local file (absolute) and whether it holds secrets (mode 0600). */
+export interface SharedUpload {
+  from: string;
+  secret: boolean;
 }
 
 export type StrategyType = 'all-at-once' | 'rolling' | 'canary';
@@ -60,7 +68,7 @@ export interface Stage {
   configDir: string;
   build: { command?: string; dir: string; exclude: string[]; followSymlinks: boolean };
   keepReleases: number;
-  shared: { dirs: string[]; files: string[] };
+  shared: { dirs: string[]; files: string[]; upload?: Record<string, SharedUpload> };
   env: Record<string, string>;
   envFile?: string;
   migrations: { dir: string; run?: string; contract: ContractPolicy; backup?: string; backfill: BackfillSettings };

@@ -8,7 +8,7 @@ import type { HostConfig } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { runUserCommand } from '../context.js';
 import { ShipError } from '../errors.js';
-import { readHostState } from '../host-state.js';
+import { readHostState, record } from '../host-state.js';
 import { Paths } from '../paths.js';
 import { GOOD } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';
@@ -222,6 +222,9 @@ export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBat
       user: ctx.user,
     });
     n++;
+    await record(ctx, db, { action: 'migrate', release, message: `${m.phase} ${m.file}`, durationMs: duration }).catch((e) =>
+      ctx.events.warn(`could not add migration ${m.file} to ${db.paths.history}: ${(e as Error).message}`, db.name),
+    );
     ctx.events.log(`applied ${m.phase} migration ${m.file} (${fmtMs(duration)})`, db.name);
   }
   return n;

@@ -21,7 +21,7 @@ export const connect: Step = {
       }
       h.cwd = h.root;
       await readHostState(h);
-      if (ctx.command === 'deploy') await checkSharedFiles(ctx.stage.shared.files, h);
+      if (ctx.command === 'deploy') await checkSharedFiles(ctx.stage.shared.files, h, ctx.stage.name);
     });
     if (ctx.command === 'deploy') {
       const taken = ctx.hosts.flatMap((h) => [
@@ -34,13 +34,13 @@ export const connect: Step = {
   },
 };
 
-async function checkSharedFiles(files: string[], h: HostRun): Promise<void> {
+async function checkSharedFiles(files: string[], h: HostRun, stage: string): Promise<void> {
   const missing = await missingSharedFiles(h, files);
   if (missing.length) {
     throw new ShipError(`${h.name}: shared file${missing.length > 1 ? 's' : ''} missing: ${missing.map((f) => path.join(h.paths.shared, f)).join(', ')}`, {
       host: h.name,
       reason: 'shared-file-missing',
-      hint: `create ${missing.length > 1 ? 'them' : 'it'} on the host (e.g. scp .env ${h.name}:${path.join(h.paths.shared, missing[0])}), then deploy again`,
+      hint: `upload ${missing.length > 1 ? 'them' : 'it'} with: ship setup ${stage} --upload ${missing[0]}=<local file> (or list ${missing.length > 1 ? 'them' : 'it'} in shared.upload), then deploy again`,
     });
   }
 }

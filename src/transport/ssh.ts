@@ -597,6 +597,26 @@ export class SshTransport implements Transport {
     });
   }
 
+  /**
+   * Starts `command` (wrapped like exec: cwd, env, envFile) on a pseudo-terminal and
+   * returns the open channel, for `ship ssh`: the caller wires it to the local terminal.
+   */
+  openPty(command: Shell, opts: ExecOptions & { rows: number; cols: number; term: string }): Promise<ClientChannel> {
+    const remote = `exec /bin/sh -c ${quote(wrapCommand(command, opts))}`;
+    return new Promise((resolve, reject) => {
+      if (this.lost) return reject(new ConnectError(this.name, `connection to ${this.where} lost: ${this.lost.message}`));
+      if (!this.client) return reject(new ConnectError(this.name, 'not connected (connect() was not called)'));
+      try {
+        rawClient(this.client).exec(remote, { pty: { rows: opts.rows, cols: opts.cols, term: opts.term } }, (err, ch) => {
+          if (err) return reject(new ConnectError(this.name, `cannot start a terminal session on ${this.where}: ${err.message}`));
+          resolve(ch);
+        });
+      } catch (e) {
+        reject(new ConnectError(this.name, `cannot start a terminal session on ${this.where}: ${(e as Error).message}`));
+      }
+    });
+  }
+
   async close(): Promise<void> {
     const c = this.client;
     this.client = undefined;

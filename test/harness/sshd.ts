@@ -39,6 +39,10 @@ export interface ExtraHostOptions {
   knownHosts: 'absent' | 'other-key' | 'listed';
   /** `AllowTcpForwarding` of this server (default true; false to test the curl fallback). */
   allowTcpForwarding?: boolean;
+  /** This server's LogLevel (default SHIP_SSHD_LOGLEVEL or ERROR); its log is <tmp>/hosts/<name>/sshd.log. */
+  logLevel?: string;
+  /** `PermitOpen` of this server (e.g. '127.0.0.1:2222': the only place it forwards to). */
+  permitOpen?: string;
 }
 
 export interface SshHosts {
@@ -143,7 +147,7 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
   const sftpServer = existsSync('/usr/lib/openssh/sftp-server') ? '/usr/lib/openssh/sftp-server' : 'internal-sftp';
   const procs: ChildProcess[] = [];
 
-  async function startOne(name: string, { knownHosts: knownHostsMode, allowTcpForwarding = true }: ExtraHostOptions): Promise<SshHost> {
+  async function startOne(name: string, { knownHosts: knownHostsMode, allowTcpForwarding = true, logLevel, permitOpen }: ExtraHostOptions): Promise<SshHost> {
     const dir = path.join(tmp, 'hosts', name);
     if (existsSync(dir)) throw new Error(`sshd harness: a host named ${name} exists already`);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -173,7 +177,8 @@ export async function startSshHosts(n = 3): Promise<SshHosts> {
           `AllowTcpForwarding ${allowTcpForwarding ? 'yes' : 'no'}`,
           'MaxSessions 100',
           'MaxStartups 100:30:200',
-          `LogLevel ${process.env.SHIP_SSHD_LOGLEVEL ?? 'ERROR'}`,
+          `LogLevel ${logLevel ?? process.env.SHIP_SSHD_LOGLEVEL ?? 'ERROR'}`,
+          ...(permitOpen ? [`PermitOpen ${permitOpen}`] : []),
           `Subsystem sftp ${sftpServer}`,
           '',
         ].join('\n'),

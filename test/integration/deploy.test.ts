@@ -51,7 +51,7 @@ test('first deploy: the layout of DESIGN §1 on every host; second deploy; curre
     const manifest = JSON.parse(readFileSync(path.join(root, `.ship/manifests/${id1}.json`), 'utf8'));
     assert.ok(manifest.files.some((f: { path: string; sha256: string }) => f.path === 'VERSION' && /^[0-9a-f]{64}$/.test(f.sha256)));
     assert.not.ok(manifest.files.some((f: { path: string }) => f.path.startsWith('storage/')));
-    assert.equal(l.history.map((e) => e.action), ['publish', 'switch']);
+    assert.equal(l.history.map((e) => e.action), ['publish', 'switch', 'deploy']);
     assert.not.ok(l.locked);
     assert.is(statSync(path.join(root, 'current')).uid, ssh.uid, 'files belong to the login user');
   }

@@ -1,0 +1,244 @@
+/**
+ * `ship setup`: prepares each host's tree (deployTo, releases/, shared/ with its dirs,
+ * .ship/) and uploads shared files from the deployer. Three steps:
+ *
+ *   setup:local    reads the local files (before any host is contacted: a missing one is exit 2)
+ *   setup:inspect  notes what each host lacks (before the lock creates .ship/)
+ *   setup          creates what is missing and uploads, under the lock
+ *
+ * Uploads are written to a temp name in the same directory, then renamed over the
+ * target. An existing file with the same bytes is left alone; one that differs is left
+ * alone too unless --force, which first copies it to `<name>.<timestamp>.bak`. Files
+ * holding secrets (`.env*`, or marked) are created with mode 0600. A second run finds
+ * everything in place and writes nothing (not even a history line).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path/posix';
+import { isSecretName } from '../config/load.js';
+import type { Ctx, HostRun } from '../context.js';
+import { forEachHost } from '../context.js';
+import { ShipError, UsageError } from '../errors.js';
+import { record } from '../host-state.js';
+import { timestampId } from '../paths.js';
+import { FileExistsError } from '../transport/types.js';
+import type { Step } from './types.js';
+
+interface LocalFile {
+  /** Path inside shared/. */
+  name: string;
+  from: string;
+  secret: boolean;
+  data: Buffer;
+  mode: number;
+}
+
+interface SetupState {
+  files: LocalFile[];
+  /** Per host: the directories (relative to deployTo) missing before the lock. */
+  missing: Map<string, Set<string>>;
+}
+
+const states = new WeakMap<Ctx, SetupState>();
+
+function state(ctx: Ctx): SetupState {
+  let s = states.get(ctx);
+  if (!s) states.set(ctx, (s = { files: [], missing: new Map() }));
+  return s;
+}
+
+/** What a host has done, for the report and for tests. */
+export interface SetupReport {
+  host: string;
+  created: string[];
+  uploaded: string[];
+  replaced: { name: string; backup: string }[];
+  unchanged: string[];
+  kept: string[];
+}
+
+const reports = new WeakMap<Ctx, SetupReport[]>();
+export function setupReports(ctx: Ctx): SetupReport[] {
+  return reports.get(ctx) ?? [];
+}
+
+export const setupLocal: Step = {
+  name: 'setup:local',
+  description: 'read the files to upload',
+  async run(ctx) {
+    const byName = new Map<string, { from: string; secret: boolean }>();
+    for (const [name, u] of Object.entries(ctx.stage.shared.upload ?? {})) byName.set(name, u);
+    for (const u of ctx.opts.uploads ?? []) {
+      const name = u.name.replace(/^\.\/+/, '');
+      if (!name || name.startsWith('/') || name.split('/').includes('..')) {
+        throw new UsageError(`--upload ${u.name}=…: the name must be a path inside shared/ (relative, no ..)`);
+      }
+      byName.set(name, { from: u.from, secret: u.secret ?? byName.get(name)?.secret ?? isSecretName(name) });
+    }
+    const files: LocalFile[] = [];
+    for (const [name, u] of [...byName].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      let data: Buffer;
+      let mode: number;
+      try {
+        const st = statSync(u.from);
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+        data = readFileSync(u.from);
+        mode = st.mode;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new UsageError(`cannot read ${u.from} (to upload as shared/${name}): ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {
+          hint: 'local paths in shared.upload are relative to the config file; on the command line, to the working directory',
+        });
+      }
+      files.push({ name, from: u.from, secret: u.secret, data, mode: u.secret ? 0o600 : mode & 0o111 ? 0o755 : 0o644 });
+    }
+    state(ctx).files = files;
+  },
+};
+
+/** The directories setup makes sure of, relative to deployTo, parents first. */
+function wantedDirs(ctx: Ctx, files: LocalFile[]): string[] {
+  const dirs = ['.', 'releases', 'shared', '.ship'];
+  const add = (d: string) => {
+    const parts = d.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = path.join('shared', ...parts.slice(0, i));
+      if (!dirs.includes(p)) dirs.push(p);
+    }
+  };
+  for (const d of ctx.stage.shared.dirs) add(d.replace(/\/+$/, ''));
+  for (const f of [...ctx.stage.shared.files, ...files.map((x) => x.name)]) {
+    const parent = path.dirname(f);
+    if (parent !== '.') add(parent);
+  }
+  return dirs;
+}
+
+export const setupInspect: Step = {
+  name: 'setup:inspect',
+  description: 'see what each host lacks',
+  async run(ctx, hosts) {
+    const s = state(ctx);
+    await forEachHost(ctx, 'inspect', hosts, async (h) => {
+      const missing = new Set<string>();
+      for (const d of wantedDirs(ctx, s.files)) {
+        const st = await h.t.stat(path.join(h.root, d));
+        if (!st) missing.add(d);
+        else if (st.type !== 'dir' && st.type !== 'symlink') {
+          throw new ShipError(`${h.name}: ${path.join(h.root, d)} is a ${st.type === 'file' ? 'file' : 'special file'}, where setup needs a directory`, {
+            host: h.name,
+            reason: 'setup',
+            hint: 'move it aside and run ship setup again',
+          });
+        }
+      }
+      s.missing.set(h.name, missing);
+    });
+  },
+};
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+export const setup: Step = {
+  name: 'setup',
+  description: 'create the directories and upload the shared files',
+  async run(ctx, hosts) {
+    const s = state(ctx);
+    const dry = !!ctx.opts.dryRun;
+    const all: SetupReport[] = [];
+    reports.set(ctx, all);
+    await forEachHost(ctx, 'setup', hosts, async (h) => {
+      const r: SetupReport = { host: h.name, created: [], uploaded: [], replaced: [], unchanged: [], kept: [] };
+      all.push(r);
+      const before = s.missing.get(h.name) ?? new Set<string>();
+      for (const d of wantedDirs(ctx, s.files)) {
+        const p = path.join(h.root, d);
+        const st = await h.t.stat(p);
+        if (!st && !dry) await h.t.mkdirp(p);
+        if (!st || before.has(d)) r.created.push(d === '.' ? h.root : `${d}/`);
+      }
+      for (const f of s.files) await uploadOne(ctx, h, f, r);
+      const changed = r.created.length + r.uploaded.length + r.replaced.length > 0;
+      if (changed && !dry) {
+        await record(ctx, h, {
+          action: 'setup',
+          message: describe(r, false),
+          durationMs: Date.now() - ctx.startedAt.getTime(),
+          outcome: 'ok',
+        });
+      }
+      // A log line (not only the step's message), so a terminal's spinner output shows it too.
+      ctx.events.log(describe(r, dry), h.name);
+    });
+    all.sort((a, b) => (a.host < b.host ? -1 : 1));
+  },
+};
+
+async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport): Promise<void> {
+  const dry = !!ctx.opts.dryRun;
+  const target = path.join(h.paths.shared, f.name);
+  const st = await h.t.stat(target);
+  if (st?.type === 'dir') {
+    throw new ShipError(`${h.name}: ${target} is a directory; cannot upload ${f.from} there`, { host: h.name, reason: 'setup' });
+  }
+  let old: Buffer | null = null;
+  if (st) {
+    old = await h.t.readFile(target);
+    if (old && sha(old) === sha(f.data)) {
+      r.unchanged.push(f.name);
+      if (f.secret && st.type === 'file' && st.mode & 0o077) {
+        ctx.events.warn(`${target} holds secrets but has mode ${st.mode.toString(8).padStart(4, '0')}: consider chmod 600`, h.name);
+      }
+      return;
+    }
+    if (!ctx.opts.force) {
+      r.kept.push(f.name);
+      ctx.events.warn(`${target} exists and differs from ${f.from}: left as it is (--force replaces it, keeping the old one as a .bak)`, h.name);
+      return;
+    }
+  }
+  if (dry) {
+    if (old) r.replaced.push({ name: f.name, backup: `${f.name}.<timestamp>.bak` });
+    else r.uploaded.push(f.name);
+    return;
+  }
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.ship-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await h.t.writeFile(tmp, f.data, { exclusive: true, mode: f.mode });
+    if (old) {
+      const backup = await writeBackup(h, target, old, st!.mode, ctx.opts.now?.() ?? new Date());
+      r.replaced.push({ name: f.name, backup: path.relative(h.paths.shared, backup) });
+    } else r.uploaded.push(f.name);
+    await h.t.rename(tmp, target);
+  } catch (e) {
+    await h.t.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** `<name>.<YYYYMMDDHHMMSS>.bak` next to the file (a `-N` suffix when that second is taken), with the old mode. */
+async function writeBackup(h: HostRun, target: string, data: Buffer, mode: number, now: Date): Promise<string> {
+  const base = `${target}.${timestampId(now)}`;
+  for (let i = 0; ; i++) {
+    const p = `${base}${i ? `-${i}` : ''}.bak`;
+    try {
+      await h.t.writeFile(p, data, { exclusive: true, mode: mode & 0o777 });
+      return p;
+    } catch (e) {
+      if (!(e instanceof FileExistsError) || i > 50) throw e;
+    }
+  }
+}
+
+function describe(r: SetupReport, dry: boolean): string {
+  const v = (past: string, base: string) => (dry ? `would ${base}` : past);
+  const parts: string[] = [];
+  if (!r.created.length && !r.uploaded.length && !r.replaced.length) parts.push('nothing to do');
+  if (r.created.length) parts.push(`${v('created', 'create')} ${r.created.join(' ')}`);
+  if (r.uploaded.length) parts.push(`${v('uploaded', 'upload')} ${r.uploaded.join(' ')}`);
+  for (const x of r.replaced) parts.push(`${v('replaced', 'replace')} ${x.name} (previous kept as ${x.backup})`);
+  if (r.kept.length) parts.push(`left ${r.kept.join(' ')} as it is (differs; --force replaces)`);
+  if (r.unchanged.length) parts.push(`${r.unchanged.join(' ')} up to date`);
+  return parts.join('; ');
+}
