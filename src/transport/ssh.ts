@@ -14,7 +14,7 @@ import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 's
 import SftpClient from 'ssh2-sftp-client';
 import { ConnectError, ShipError } from '../errors.js';
 import { quote, sh, type Shell } from '../shell.js';
-import { wrapCommand } from './command.js';
+import { BOOTSTRAP, framed, resolveEnvFile, wrapCommand } from './command.js';
 import { addKnownHost, checkHostKey, fingerprint, hostString, keyTypeOf, knownKeyTypes } from './known-hosts.js';
 import { FileExistsError, type ExecOptions, type ExecResult, type FileStat, type Transport } from './types.js';
 
@@ -354,9 +354,11 @@ export class SshTransport implements Transport {
     }
   }
 
-  exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    const script = wrapCommand(command, opts);
-    const remote = `exec /bin/sh -c ${quote(script)}`;
+  async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
+    // The script (env values included) goes over the channel's stdin, never into argv.
+    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    const preamble = framed(wrapCommand(command, o));
+    const remote = `exec /bin/sh -c ${quote(BOOTSTRAP)}`;
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new ConnectError(this.name, `connection to ${this.where} lost: ${this.lost.message}`));
       if (!this.client) return reject(new ConnectError(this.name, 'not connected (connect() was not called)'));
@@ -367,7 +369,7 @@ export class SshTransport implements Transport {
             const why = this.lost ? `connection lost (${this.lost.message})` : err.message;
             return reject(new ConnectError(this.name, `cannot start a command on ${this.where}: ${why}`));
           }
-          this.runChannel(ch, command.text, opts, resolve, reject);
+          this.runChannel(ch, command.text, o, resolve, reject, preamble);
         });
       } catch (e) {
         reject(new ConnectError(this.name, `cannot start a command on ${this.where}: ${(e as Error).message}`));
@@ -381,6 +383,7 @@ export class SshTransport implements Transport {
     opts: ExecOptions,
     resolve: (r: ExecResult) => void,
     reject: (e: Error) => void,
+    preamble?: Buffer,
   ): void {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -425,6 +428,7 @@ export class SshTransport implements Transport {
     };
     ch.on('close', finish);
     const input = opts.stdin;
+    if (preamble) ch.write(preamble);
     if (input === undefined) ch.end();
     else if (typeof input === 'string' || Buffer.isBuffer(input)) ch.end(input);
     else {
