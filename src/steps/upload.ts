@@ -7,6 +7,7 @@ import { reusable, type Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, run } from '../context.js';
 import { freeSpace } from '../host-state.js';
+import { sealFiles } from '../immutable.js';
 import { InternalError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import type { Step } from './types.js';
@@ -72,6 +73,7 @@ export const upload: Step = {
           );
           ctx.bytesSent += archive.size;
         }
+        await sealFiles(ctx, h, partial); // before any hook can write into a file shared with the live release
         return `${build.files.length - reuse.size} sent, ${reuse.size} reused`;
       });
     } finally {
