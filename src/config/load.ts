@@ -342,6 +342,7 @@ function resolveHost(
     passphrase: ssh.passphrase,
     agent: ssh.agent,
     knownHosts: knownHosts.map((f) => expandLocal(f, dir)),
+    globalKnownHosts: ssh.globalKnownHosts === undefined ? undefined : [ssh.globalKnownHosts].flat().map((f) => expandLocal(f, dir)),
     strictHostKeyChecking: ssh.strictHostKeyChecking ?? 'yes',
     keepalive: ssh.keepalive ?? true,
     readyTimeout: toMs(ssh.readyTimeout ?? '20s'),

@@ -14,6 +14,7 @@ export async function createTransport(h: HostConfig, warn: (msg: string) => void
   const common = {
     agent: h.ssh.agent,
     knownHosts,
+    globalKnownHosts: h.ssh.globalKnownHosts ?? sc.globalKnownHostsFile ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
     strictHostKeyChecking: h.ssh.strictHostKeyChecking,
     keepalive: h.ssh.keepalive,
     readyTimeout: h.ssh.readyTimeout,

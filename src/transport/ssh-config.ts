@@ -24,6 +24,7 @@ export interface ResolvedSshConfig {
   /** As written (`user@host:port`, comma list); undefined for `none`. */
   proxyJump?: string;
   userKnownHostsFile?: string[];
+  globalKnownHostsFile?: string[];
 }
 
 export function defaultSshConfigFile(): string {
@@ -102,6 +103,8 @@ function viaSshG(alias: string, file: string): ResolvedSshConfig | undefined {
   if (ids.length && !ids.every((f) => DEFAULT_IDS.test(f))) out.identityFile = ids.map(tilde);
   const kh = (one('userknownhostsfile') ?? '').split(/\s+/).filter(Boolean);
   if (kh.length) out.userKnownHostsFile = kh.map(tilde);
+  const gkh = (one('globalknownhostsfile') ?? '').split(/\s+/).filter(Boolean);
+  if (gkh.length) out.globalKnownHostsFile = gkh.map(tilde);
   const jump = one('proxyjump');
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
   return out;
@@ -143,6 +146,8 @@ function viaParser(alias: string, file: string): ResolvedSshConfig {
   if (ids.length) out.identityFile = ids.map((f) => expand(f, h));
   const kh = list(computed.userknownhostsfile);
   if (kh.length) out.userKnownHostsFile = kh.map((f) => expand(f, h));
+  const gkh = list(computed.globalknownhostsfile);
+  if (gkh.length) out.globalKnownHostsFile = gkh.map((f) => expand(f, h));
   const jump = first(computed.proxyjump);
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
   return out;
