@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Healthcheck } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { ShipError } from './errors.js';
+import { redactUrl } from './redact.js';
 import { sh } from './shell.js';
 
 export interface HttpResult {
@@ -256,7 +257,7 @@ export async function checkHealth(ctx: Ctx, h: HostRun, release: string): Promis
     // An interrupt does not cut this short: the batch in flight finishes (DESIGN §2).
     if (attempt < tries) await sleep(hc.interval);
   }
-  throw new ShipError(`${h.name}: health check ${hc.url} failed after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${last}`, {
+  throw new ShipError(`${h.name}: health check ${redactUrl(hc.url)} failed after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${last}`, {
     host: h.name,
     reason: 'health',
     hint: lastStatus === undefined ? `is the app listening at ${url.host} on ${h.name}?` : `look at the app's log on ${h.name}`,

@@ -17,6 +17,7 @@ import { createTransport } from '../transport/index.js';
 import { discover, type ListedFile, type Migration } from './discovery.js';
 import { ledgerLine, parseLedger, type LedgerEntry } from './ledger.js';
 import { migrationHostOf, type HostMigrations } from './plan.js';
+import { substituteFile } from './template.js';
 
 /**
  * The migration files of each named release on a host: name, sha256, executable bit.
@@ -199,7 +200,7 @@ export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBat
   let n = 0;
   for (const { m, release } of todo) {
     if (ctx.interrupted) throw new ShipError('interrupted before migration ' + m.file, { reason: 'interrupted' });
-    const command = m.executable ? `./${quote(m.path)}` : run!.split('{file}').join(quote(m.path));
+    const command = m.executable ? `./${quote(m.path)}` : substituteFile(run!); // {file}: $SHIP_MIGRATION_FILE, never pasted
     const t0 = Date.now();
     await runUserCommand(ctx, db, command, `${m.phase} migration ${m.id} (${m.path}, release ${release})`, db.paths.release(release), {
       ...envOf(release),

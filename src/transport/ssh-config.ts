@@ -62,18 +62,38 @@ export function configMayRunCommands(file: string, depth = 0): boolean {
     for (const pattern of m[1].trim().split(/\s+/)) {
       const abs = pattern.replace(/^~(?=\/)/, os.homedir());
       const full = path.isAbsolute(abs) ? abs : path.join(os.homedir(), '.ssh', abs);
-      const dir = path.dirname(full);
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        continue;
-      }
-      const match = picomatch(path.basename(full), { dot: true });
-      for (const n of names.filter((x) => match(x))) if (configMayRunCommands(path.join(dir, n), depth + 1)) return true;
+      // A glob may stand in any part of the path (~/.ssh/*/config), not only the last.
+      for (const f of expandGlobPath(full)) if (configMayRunCommands(f, depth + 1)) return true;
     }
   }
   return false;
+}
+
+/** The existing paths a glob path names, every component expanded (as glob(3) does for Include). */
+export function expandGlobPath(full: string): string[] {
+  const parts = full.split('/').filter(Boolean);
+  let found = ['/'];
+  for (const [i, part] of parts.entries()) {
+    const last = i === parts.length - 1;
+    const next: string[] = [];
+    for (const base of found) {
+      if (!/[*?[\]{}]/.test(part)) {
+        const p = path.join(base, part);
+        if (last || existsSync(p)) next.push(p);
+        continue;
+      }
+      let names: string[];
+      try {
+        names = readdirSync(base);
+      } catch {
+        continue;
+      }
+      const match = picomatch(part, { dot: true });
+      for (const n of names.filter((x) => match(x))) next.push(path.join(base, n));
+    }
+    found = next;
+  }
+  return found;
 }
 
 /** The default identity files OpenSSH lists when none is configured. */
