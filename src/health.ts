@@ -194,11 +194,13 @@ const STATUS_SED = String.raw`s/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p`;
 export async function viaTool(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL): Promise<HttpResult> {
   const secs = Math.max(1, Math.ceil(hc.timeout / 1000));
   const r = await h.t.exec(
-    sh`if command -v curl >/dev/null 2>&1; then
-  curl -sS -k --max-time ${secs} -w ${`\n${STATUS_MARK}%{http_code}`} ${url.href}
+    // The URL (it may hold credentials) comes on stdin, so it is never in a process's argv.
+    sh`IFS= read -r u || exit 125
+if command -v curl >/dev/null 2>&1; then
+  printf 'url = "%s"\n' "$(printf '%s' "$u" | sed 's/[\\\\"]/\\\\&/g')" | curl -sS -k --max-time ${secs} -w ${`\n${STATUS_MARK}%{http_code}`} -K -
 elif command -v wget >/dev/null 2>&1; then
   h=$(mktemp) || exit 1
-  wget -q -S -O - -T ${secs} -t 1 --no-check-certificate --content-on-error ${url.href} 2>"$h"
+  printf '%s\n' "$u" | wget -q -S -O - -T ${secs} -t 1 --no-check-certificate --content-on-error -i - 2>"$h"
   rc=$?
   s=$(sed -n ${STATUS_SED} "$h" | tail -n 1)
   [ -n "$s" ] || echo "wget: no HTTP answer (wget exit $rc)" >&2
@@ -208,7 +210,7 @@ else
   echo 'neither curl nor wget is installed on the host, and it forbids TCP forwarding' >&2
   exit 127
 fi`,
-    { timeoutMs: hc.timeout + 2000 },
+    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n` },
   );
   const at = r.stdout.lastIndexOf(`\n${STATUS_MARK}`);
   const status = at >= 0 ? Number(r.stdout.slice(at + STATUS_MARK.length + 1).trim()) : 0;
