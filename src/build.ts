@@ -90,6 +90,8 @@ export interface Manifest {
   revision?: string;
   files: { path: string; size: number; mode: number; sha256: string }[];
   links: { path: string; target: string }[];
+  /** The files' modes on the host are `mode` with the write bits cleared (immutable.ts). */
+  readOnly?: boolean;
 }
 
 /** Which files a host can take from its previous release instead of receiving them. */

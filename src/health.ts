@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Healthcheck } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { ShipError } from './errors.js';
+import { redactUrl } from './redact.js';
 import { sh } from './shell.js';
 
 export interface HttpResult {
@@ -193,11 +194,13 @@ const STATUS_SED = String.raw`s/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p`;
 export async function viaTool(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL): Promise<HttpResult> {
   const secs = Math.max(1, Math.ceil(hc.timeout / 1000));
   const r = await h.t.exec(
-    sh`if command -v curl >/dev/null 2>&1; then
-  curl -sS -k --max-time ${secs} -w ${`\n${STATUS_MARK}%{http_code}`} ${url.href}
+    // The URL (it may hold credentials) comes on stdin, so it is never in a process's argv.
+    sh`IFS= read -r u || exit 125
+if command -v curl >/dev/null 2>&1; then
+  printf 'url = "%s"\n' "$(printf '%s' "$u" | sed 's/[\\\\"]/\\\\&/g')" | curl -sS -k --max-time ${secs} -w ${`\n${STATUS_MARK}%{http_code}`} -K -
 elif command -v wget >/dev/null 2>&1; then
   h=$(mktemp) || exit 1
-  wget -q -S -O - -T ${secs} -t 1 --no-check-certificate --content-on-error ${url.href} 2>"$h"
+  printf '%s\n' "$u" | wget -q -S -O - -T ${secs} -t 1 --no-check-certificate --content-on-error -i - 2>"$h"
   rc=$?
   s=$(sed -n ${STATUS_SED} "$h" | tail -n 1)
   [ -n "$s" ] || echo "wget: no HTTP answer (wget exit $rc)" >&2
@@ -207,7 +210,7 @@ else
   echo 'neither curl nor wget is installed on the host, and it forbids TCP forwarding' >&2
   exit 127
 fi`,
-    { timeoutMs: hc.timeout + 2000 },
+    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n` },
   );
   const at = r.stdout.lastIndexOf(`\n${STATUS_MARK}`);
   const status = at >= 0 ? Number(r.stdout.slice(at + STATUS_MARK.length + 1).trim()) : 0;
@@ -256,7 +259,7 @@ export async function checkHealth(ctx: Ctx, h: HostRun, release: string): Promis
     // An interrupt does not cut this short: the batch in flight finishes (DESIGN §2).
     if (attempt < tries) await sleep(hc.interval);
   }
-  throw new ShipError(`${h.name}: health check ${hc.url} failed after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${last}`, {
+  throw new ShipError(`${h.name}: health check ${redactUrl(hc.url)} failed after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${last}`, {
     host: h.name,
     reason: 'health',
     hint: lastStatus === undefined ? `is the app listening at ${url.host} on ${h.name}?` : `look at the app's log on ${h.name}`,

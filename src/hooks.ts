@@ -1,6 +1,7 @@
 import type { Ctx, HostRun } from './context.js';
-import { forEachHost, hostEnv, run } from './context.js';
+import { forEachHost, hostEnv } from './context.js';
 import { CommandError, UsageError } from './errors.js';
+import { readOnlyHint } from './immutable.js';
 import { raw } from './shell.js';
 import { runSh } from './transport/local.js';
 import { wrapCommand } from './transport/command.js';
@@ -47,11 +48,12 @@ export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv
       await forEachHost(ctx, `hook ${hook}`, hosts, async (h) => {
         ctx.events.emit({ type: 'hook', hook, command, host: h.name });
         const cwd = await hookDir(h);
-        await run(h, raw(command), `hook ${hook} (${command})`, {
+        const r = await h.t.exec(raw(command), {
           cwd,
           env: { ...hostEnv(ctx, h), ...extraEnv },
           envFile: ctx.stage.envFile && cwd === h.cwd && cwd !== h.root ? ctx.stage.envFile : undefined,
         });
+        if (r.code !== 0) throw new CommandError(h.name, `hook ${hook} (${command})`, r, readOnlyHint(r.stderr));
       });
     }
   }

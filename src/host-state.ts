@@ -58,3 +58,27 @@ export async function freeSpace(h: HostRun, dir: string): Promise<{ kb: number }
   if (r.code !== 0 || !Number.isFinite(kb)) return { error: r.stderr.trim() || r.stdout.trim() || `df exited ${r.code}` };
   return { kb };
 }
+
+/** Free inodes on the file system holding `dir`, from `df -Pi`; null when it has no fixed count (btrfs, zfs: 0 or '-'). */
+export async function freeInodes(h: HostRun, dir: string): Promise<{ free: number; total: number } | null> {
+  const r = await h.t.exec(sh`df -Pi ${dir} | tail -n 1`);
+  const fields = r.stdout.trim().split(/\s+/);
+  const total = Number(fields[1]);
+  const free = Number(fields[3]);
+  if (r.code !== 0 || !Number.isFinite(total) || !Number.isFinite(free) || total <= 0) return null;
+  return { free, total };
+}
+
+/** Refuses before writing when the host's file system cannot hold `count` more files (inodes). */
+export async function checkInodes(h: HostRun, dir: string, count: number): Promise<void> {
+  const inodes = await freeInodes(h, dir);
+  if (!inodes) return;
+  const need = count + 64;
+  if (inodes.free < need) {
+    throw new ShipError(`${h.name}: not enough inodes in ${dir}: ${inodes.free} free, the release has ${count} files and directories`, {
+      host: h.name,
+      reason: 'disk-full',
+      hint: `free inodes on ${h.name} (e.g. ship prune <stage> --keep 2, or remove many small files), then deploy again`,
+    });
+  }
+}

@@ -51,6 +51,7 @@ export class Paths {
   }
   /** Relative symlink text from `<release>/<rel>` to `shared/<rel>`. */
   sharedLinkTarget(rel: string): string {
+    rel = path.normalize(rel).replace(/\/+$/, '');
     const depth = rel.split('/').length - 1;
     return `${'../'.repeat(depth + 2)}shared/${rel}`;
   }

@@ -1,27 +1,37 @@
 /**
- * Redaction for showing config: URL credentials and query values inside any text, and
- * whole values where the value itself is the secret (env, passphrase).
+ * What output, history and `ship config` may show of a secret.
+ *
+ * A URL keeps its scheme, host, port, path and query keys, so a message still says where;
+ * the user name and password, every query value and the fragment become `***`
+ * (`http://u:p@127.0.0.1:8080/healthz?token=abc` -> `http://***:***@127.0.0.1:8080/healthz?token=***`).
+ * A value that is itself the secret (an env value, a passphrase) is replaced whole.
  */
 export const REDACTED = '<redacted>';
 
-const URL_RE = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@'"]*@)?([^\s?#'"]*)(\?[^\s#'"]*)?/gi;
-
-/** `scheme://user:pass@host/path?a=1&b=2` -> `scheme://<redacted>@host/path?a=<redacted>&b=<redacted>`, wherever URLs occur in `text`. */
-export function redactUrls(text: string): string {
-  return text.replace(URL_RE, (_m, scheme: string, userinfo: string | undefined, rest: string, query: string | undefined) => {
-    let out = scheme + (userinfo ? `${REDACTED}@` : '') + rest;
-    if (query) {
-      out += `?${query
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text.replace(/\/\/[^/@\s]*@/, '//***@').replace(/([?&][^=&#\s]*)=[^&#\s]*/g, '$1=***');
+  }
+  const auth = url.username || url.password ? `${url.username ? '***' : ''}${url.password ? ':***' : ''}@` : '';
+  const query = url.search
+    ? '?' +
+      url.search
         .slice(1)
         .split('&')
-        .map((kv) => {
-          const eq = kv.indexOf('=');
-          return eq < 0 ? (kv ? REDACTED : kv) : `${kv.slice(0, eq)}=${REDACTED}`;
-        })
-        .join('&')}`;
-    }
-    return out;
-  });
+        .map((kv) => (kv.includes('=') ? `${kv.slice(0, kv.indexOf('='))}=***` : kv))
+        .join('&')
+    : '';
+  return `${url.protocol}//${auth}${url.host}${url.pathname}${query}${url.hash ? '#***' : ''}`;
+}
+
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi;
+
+/** redactUrl applied to every URL found in `text` (commands, hooks, messages). */
+export function redactUrls(text: string): string {
+  return text.replace(URL_IN_TEXT, (u) => redactUrl(u));
 }
 
 /** Every value of an environment map replaced; the names stay. */

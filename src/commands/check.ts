@@ -5,6 +5,7 @@ import { forEachHost, type Ctx, type HostRun } from '../context.js';
 import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';
 import { freeSpace, missingSharedFiles } from '../host-state.js';
+import { redactUrl } from '../redact.js';
 import { describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
 import { connect } from '../steps/connect.js';
@@ -84,13 +85,13 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
     try {
       const s = await h.t.forward(port, url.hostname);
       s.destroy();
-      add('health route', true, `${hc.url} reachable through the SSH connection (direct-tcpip)`);
+      add('health route', true, `${redactUrl(hc.url)} reachable through the SSH connection (direct-tcpip)`);
     } catch (e) {
       const msg = (e as Error).message;
       if (/prohibit|denied/i.test(msg)) {
         const curl = await h.t.exec(sh`command -v curl || command -v wget`);
         add('health route', curl.code === 0, curl.code === 0 ? `TCP forwarding is off: will use ${curl.stdout.trim()} on the host` : 'TCP forwarding is off and neither curl nor wget is installed');
-      } else add('health route', !h.currentId, `${hc.url}: ${msg}${h.currentId ? '' : ' (nothing deployed yet)'}`);
+      } else add('health route', !h.currentId, `${redactUrl(hc.url)}: ${msg}${h.currentId ? '' : ' (nothing deployed yet)'}`);
     }
   }
 }

@@ -143,6 +143,33 @@ function nearestPackageName(dir: string): string | undefined {
   }
 }
 
+/**
+ * Shared paths as used on the hosts: `./storage`, `a//b` and `c/.` become `storage`,
+ * `a/b` and `c`, so links are placed and counted on the same path. Anything that would
+ * leave shared/ (`..`, absolute) or name it whole (`.`) is a config error.
+ */
+function normalizeShared(list: string[], key: string, problems: ConfigProblem[]): string[] {
+  const out: string[] = [];
+  list.forEach((p, i) => {
+    const n = path.posix.normalize(p).replace(/\/+$/, '');
+    if (!n || n === '.' || n === '..' || n.startsWith('../') || n.startsWith('/')) {
+      problems.push({ path: `${key}.${i}`, message: `'${p}' is not a path inside shared/`, hint: "a relative path such as 'storage' or 'config/.env'" });
+      return;
+    }
+    out.push(n);
+  });
+  return out;
+}
+
+/** Why a deployTo is refused: the file system root, a home directory itself, or the project directory. */
+function refusedDeployTo(deployTo: string, projectDir: string | undefined): string | undefined {
+  const n = path.posix.normalize(deployTo).replace(/\/+$/, '');
+  if (n === '' || n === '/') return 'is the root directory';
+  if (n === '~' || (projectDir !== undefined && n === path.resolve(os.homedir()))) return 'is the home directory itself';
+  if (projectDir !== undefined && n === path.resolve(projectDir)) return 'is the project directory';
+  return undefined;
+}
+
 function expandLocal(p: string, dir: string): string {
   if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
   return path.resolve(dir, p);
@@ -174,8 +201,8 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       });
     }
   }
-  const sharedDirs = merged.shared?.dirs ?? [];
-  const sharedFiles = merged.shared?.files ?? [];
+  const sharedDirs = normalizeShared(merged.shared?.dirs ?? [], 'shared.dirs', problems);
+  const sharedFiles = normalizeShared(merged.shared?.files ?? [], 'shared.files', problems);
   const all = [...sharedDirs, ...sharedFiles].map((p) => p.replace(/\/+$/, ''));
   all.forEach((a, i) =>
     all.forEach((b, j) => {
@@ -309,6 +336,11 @@ function resolveHost(
     problems.push({ path: 'deployTo', message: `'${deployTo}' must not contain ..` });
     return undefined;
   }
+  const refused = refusedDeployTo(deployTo, local ? dir : undefined);
+  if (refused) {
+    problems.push({ path: obj?.deployTo ? `${where}.deployTo` : 'deployTo', message: `'${deployTo}' ${refused} on ${name}`, hint: 'deploy into a directory of its own, e.g. /var/www/<app> or ~/apps/<app>' });
+    return undefined;
+  }
   const knownHosts = ssh.knownHosts === undefined ? [] : Array.isArray(ssh.knownHosts) ? ssh.knownHosts : [ssh.knownHosts];
   const sshOpts: SshOptions = {
     user,
@@ -317,6 +349,7 @@ function resolveHost(
     passphrase: ssh.passphrase,
     agent: ssh.agent,
     knownHosts: knownHosts.map((f) => expandLocal(f, dir)),
+    globalKnownHosts: ssh.globalKnownHosts === undefined ? undefined : [ssh.globalKnownHosts].flat().map((f) => expandLocal(f, dir)),
     strictHostKeyChecking: ssh.strictHostKeyChecking ?? 'yes',
     keepalive: ssh.keepalive ?? true,
     readyTimeout: toMs(ssh.readyTimeout ?? '20s'),

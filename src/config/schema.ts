@@ -28,6 +28,7 @@ export const sshSchema = z
     passphrase: z.string().optional(),
     agent: z.union([z.boolean(), z.string()]).optional(),
     knownHosts: z.union([z.string(), z.array(z.string())]).optional(),
+    globalKnownHosts: z.union([z.string(), z.array(z.string())]).optional(),
     strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).optional(),
     keepalive: z.boolean().optional(),
     readyTimeout: duration.optional(),

@@ -15,6 +15,8 @@ export interface SshOptions {
   passphrase?: string;
   agent?: boolean | string;
   knownHosts: string[];
+  /** The system-wide known_hosts files (default: ssh -G's GlobalKnownHostsFile, else /etc/ssh/ssh_known_hosts{,2}). */
+  globalKnownHosts?: string[];
   strictHostKeyChecking: 'yes' | 'accept-new' | 'no';
   keepalive: boolean;
   readyTimeout: number;

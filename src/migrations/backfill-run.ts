@@ -66,7 +66,7 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       if (ctx.interrupted) throw new ShipError(`interrupted during backfill ${m.file} after batch ${batch} (recorded; it resumes after key ${last ?? '(none)'})`, { reason: 'interrupted' });
       if (cfg.maxBatches !== undefined && batchesThisRun >= cfg.maxBatches) return stop(`migrations.backfill.maxBatches (${cfg.maxBatches})`);
       if (cfg.timeout !== undefined && Date.now() - t0 >= cfg.timeout) return stop(`migrations.backfill.timeout (${fmtMs(cfg.timeout)})`);
-      const command = batchCommand(run, m, cfg.batch, last ?? '', quote);
+      const command = batchCommand(run, m, cfg.batch, quote);
       const what = `backfill ${m.id} (${m.path}, release ${release}) batch ${batch + 1} after key ${last ?? '(none)'}`;
       const b0 = Date.now();
       const r = await db.t.exec(raw(command), {

@@ -16,6 +16,7 @@
  * (a backfill must never be taken for finished by accident). Exit status 3: more to do,
  * whatever it printed. Any other status: the batch failed.
  */
+import { substituteFile, substituteVariable } from './template.js';
 import { byId, compareIds, type Migration } from './discovery.js';
 import type { LedgerEntry } from './ledger.js';
 
@@ -150,10 +151,12 @@ export function rateAndEta(rows: number, ms: number, remaining: number | undefin
 }
 
 /**
- * The command for one batch: an executable runs directly; otherwise `migrations.run` with
- * `{file}`, `{batch}` and `{after}` replaced by shell-quoted values.
+ * The command for one batch (or one migration): an executable runs directly; otherwise
+ * `migrations.run` with `{file}` and `{after}` turned into references to
+ * $SHIP_MIGRATION_FILE and $SHIP_BACKFILL_AFTER (never pasted: see template.ts) and
+ * `{batch}` into the batch size, a whole number.
  */
-export function batchCommand(run: string | undefined, m: Migration, batch: number, after: string, quote: (s: string) => string): string {
+export function batchCommand(run: string | undefined, m: Migration, batch: number, quote: (s: string) => string): string {
   if (m.executable || !run) return `./${quote(m.path)}`;
-  return run.split('{file}').join(quote(m.path)).split('{batch}').join(quote(String(batch))).split('{after}').join(quote(after));
+  return substituteVariable(substituteFile(run), '{after}', 'SHIP_BACKFILL_AFTER').split('{batch}').join(String(Math.trunc(batch)));
 }

@@ -200,7 +200,7 @@ export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBat
   let n = 0;
   for (const { m, release } of todo) {
     if (ctx.interrupted) throw new ShipError('interrupted before migration ' + m.file, { reason: 'interrupted' });
-    const command = batchCommand(run, m, ctx.stage.migrations.backfill.batch, '', quote);
+    const command = batchCommand(run, m, ctx.stage.migrations.backfill.batch, quote);
     const t0 = Date.now();
     await runUserCommand(ctx, db, command, `${m.phase} migration ${m.id} (${m.path}, release ${release})`, db.paths.release(release), {
       ...envOf(release),

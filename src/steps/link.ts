@@ -30,8 +30,8 @@ export const link: Step = {
       // A reused REVISION is a hard link to an older release's file: replace it, never write into it.
       const revisionFile = path.join(partial, 'REVISION');
       await h.t.remove(revisionFile);
-      if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`);
-      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, files: build.files, links: build.links }, build.dirs);
+      if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`, { mode: 0o444 });
+      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, files: build.files, links: build.links, readOnly: true }, build.dirs);
       await h.t.mkdirp(h.paths.manifests);
       await h.t.writeFile(h.paths.manifest(id), JSON.stringify(manifest));
     });

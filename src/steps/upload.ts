@@ -6,7 +6,8 @@ import * as tar from 'tar';
 import { reusable, type Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, run } from '../context.js';
-import { freeSpace } from '../host-state.js';
+import { checkInodes, freeSpace } from '../host-state.js';
+import { sealFiles } from '../immutable.js';
 import { InternalError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import type { Step } from './types.js';
@@ -50,6 +51,7 @@ export const upload: Step = {
         const archive = await archives.get(key)!;
 
         await checkDiskSpace(h, build.files.filter((f) => !reuse.has(f.path)).reduce((n, f) => n + f.size, 0));
+        await checkInodes(h, h.root, build.files.length + build.dirs.length + build.links.length);
         const partial = h.paths.partial(id);
         await run(h, sh`mkdir -p ${h.paths.releases} && rm -rf ${partial} && mkdir ${partial}`, `creating ${partial}`);
         h.cwd = partial;
@@ -72,6 +74,7 @@ export const upload: Step = {
           );
           ctx.bytesSent += archive.size;
         }
+        await sealFiles(ctx, h, partial); // before any hook can write into a file shared with the live release
         return `${build.files.length - reuse.size} sent, ${reuse.size} reused`;
       });
     } finally {

@@ -4,8 +4,8 @@
  * Understood: plain host patterns and comma lists, `[host]:port` entries (port 22 is
  * written without brackets), hashed `|1|salt|hash` entries (HMAC-SHA1 of the same host
  * string), wildcards `*` and `?`, negation `!pattern`, `@revoked` (the key is refused
- * for the hosts it names) and `@cert-authority` (ignored: ship does not verify host
- * certificates). Lines starting with `#` and blank lines are skipped.
+ * for the hosts it names) and `@cert-authority` (ship does not verify host
+ * certificates: a host named only by such a line is refused, see certAuthorityFor). Lines starting with `#` and blank lines are skipped.
  *
  * The one place ship deviates from OpenSSH, on purpose: when the host is known only
  * with keys of OTHER types than the one the server presented, OpenSSH calls that a new
@@ -140,6 +140,15 @@ export function checkHostKey(files: string[], host: string, port: number, keyTyp
   }
   if (ok) return 'ok';
   return known ? 'changed' : 'unknown';
+}
+
+/**
+ * The first `@cert-authority` line naming this host, if any. ship does not verify host
+ * certificates: a host vouched for only by a CA is refused with a message naming it
+ * (its plain key may be listed instead).
+ */
+export function certAuthorityFor(files: string[], host: string, port: number): KnownHostEntry | undefined {
+  return readEntries(files).entries.find((e) => e.marker === 'cert-authority' && entryMatches(e.hosts, host, port));
 }
 
 /** The key types known for a host, in file order (to prefer them in key exchange). */

@@ -5,7 +5,7 @@ import os from 'node:os';
 
 import { Readable, type Duplex } from 'node:stream';
 import type { Shell } from '../shell.js';
-import { wrapCommand } from './command.js';
+import { BOOTSTRAP, framed, resolveEnvFile, wrapCommand } from './command.js';
 import { FileExistsError, type ExecOptions, type ExecResult, type FileStat, type Transport } from './types.js';
 
 /** This machine's file system and /bin/sh: the same steps, no SSH. */
@@ -18,9 +18,9 @@ export class LocalTransport implements Transport {
     return os.homedir();
   }
 
-  exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    const script = wrapCommand(command, opts);
-    return runSh(script, command.text, opts);
+  async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
+    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    return runSh(wrapCommand(command, o), command.text, o);
   }
 
   async readFile(p: string): Promise<Buffer | null> {
@@ -100,12 +100,12 @@ function isMissing(e: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-/** Runs a script with /bin/sh -c and collects its output. */
+/** Runs a script with /bin/sh (sent on stdin, never in argv: see command.ts) and collects its output. */
 export function runSh(script: string, shown: string, opts: ExecOptions = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout kills the whole command, not just /bin/sh
     // (a surviving child would hold the pipes open until it ends).
-    const child = spawn('/bin/sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn('/bin/sh', ['-c', BOOTSTRAP], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -132,11 +132,17 @@ export function runSh(script: string, shown: string, opts: ExecOptions = {}): Pr
       });
     });
     child.stdin.on('error', () => {}); // the command may exit without reading its input
-    feed(child.stdin, opts.stdin);
+    feed(child.stdin, opts.stdin, framed(script));
   });
 }
 
-export function feed(sink: NodeJS.WritableStream, input: ExecOptions['stdin']): void {
+/** Writes `preamble` (the framed script), then the command's own input, and ends. */
+export function feed(sink: NodeJS.WritableStream, input: ExecOptions['stdin'], preamble?: Buffer): void {
+  if (preamble) {
+    if (input === undefined) return void sink.end(preamble);
+    if (typeof input === 'string' || Buffer.isBuffer(input)) return void sink.end(Buffer.concat([preamble, Buffer.from(input)]));
+    sink.write(preamble);
+  }
   if (input === undefined) sink.end();
   else if (typeof input === 'string' || Buffer.isBuffer(input)) sink.end(input);
   else (input as Readable).pipe(sink);

@@ -36,6 +36,8 @@ export function resolveConnection(h: HostConfig, warn: (msg: string) => void = (
   const defaultKnown = (files?: string[]) => [...h.ssh.knownHosts, ...(files ?? [path.join(os.homedir(), '.ssh/known_hosts')])];
   const common = {
     agent: h.ssh.agent,
+    // The system-wide file is read in every mode: a key it contradicts is a changed key.
+    globalKnownHosts: h.ssh.globalKnownHosts ?? sc.globalKnownHostsFile ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'],
     strictHostKeyChecking: h.ssh.strictHostKeyChecking,
     keepalive: h.ssh.keepalive,
     readyTimeout: h.ssh.readyTimeout,

@@ -24,6 +24,7 @@ export interface ResolvedSshConfig {
   /** As written (`user@host:port`, comma list); undefined for `none`. */
   proxyJump?: string;
   userKnownHostsFile?: string[];
+  globalKnownHostsFile?: string[];
 }
 
 export function defaultSshConfigFile(): string {
@@ -61,18 +62,38 @@ export function configMayRunCommands(file: string, depth = 0): boolean {
     for (const pattern of m[1].trim().split(/\s+/)) {
       const abs = pattern.replace(/^~(?=\/)/, os.homedir());
       const full = path.isAbsolute(abs) ? abs : path.join(os.homedir(), '.ssh', abs);
-      const dir = path.dirname(full);
-      let names: string[];
-      try {
-        names = readdirSync(dir);
-      } catch {
-        continue;
-      }
-      const match = picomatch(path.basename(full), { dot: true });
-      for (const n of names.filter((x) => match(x))) if (configMayRunCommands(path.join(dir, n), depth + 1)) return true;
+      // A glob may stand in any part of the path (~/.ssh/*/config), not only the last.
+      for (const f of expandGlobPath(full)) if (configMayRunCommands(f, depth + 1)) return true;
     }
   }
   return false;
+}
+
+/** The existing paths a glob path names, every component expanded (as glob(3) does for Include). */
+export function expandGlobPath(full: string): string[] {
+  const parts = full.split('/').filter(Boolean);
+  let found = ['/'];
+  for (const [i, part] of parts.entries()) {
+    const last = i === parts.length - 1;
+    const next: string[] = [];
+    for (const base of found) {
+      if (!/[*?[\]{}]/.test(part)) {
+        const p = path.join(base, part);
+        if (last || existsSync(p)) next.push(p);
+        continue;
+      }
+      let names: string[];
+      try {
+        names = readdirSync(base);
+      } catch {
+        continue;
+      }
+      const match = picomatch(part, { dot: true });
+      for (const n of names.filter((x) => match(x))) next.push(path.join(base, n));
+    }
+    found = next;
+  }
+  return found;
 }
 
 /** The default identity files OpenSSH lists when none is configured. */
@@ -102,6 +123,8 @@ function viaSshG(alias: string, file: string): ResolvedSshConfig | undefined {
   if (ids.length && !ids.every((f) => DEFAULT_IDS.test(f))) out.identityFile = ids.map(tilde);
   const kh = (one('userknownhostsfile') ?? '').split(/\s+/).filter(Boolean);
   if (kh.length) out.userKnownHostsFile = kh.map(tilde);
+  const gkh = (one('globalknownhostsfile') ?? '').split(/\s+/).filter(Boolean);
+  if (gkh.length) out.globalKnownHostsFile = gkh.map(tilde);
   const jump = one('proxyjump');
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
   return out;
@@ -143,6 +166,8 @@ function viaParser(alias: string, file: string): ResolvedSshConfig {
   if (ids.length) out.identityFile = ids.map((f) => expand(f, h));
   const kh = list(computed.userknownhostsfile);
   if (kh.length) out.userKnownHostsFile = kh.map((f) => expand(f, h));
+  const gkh = list(computed.globalknownhostsfile);
+  if (gkh.length) out.globalKnownHostsFile = gkh.map((f) => expand(f, h));
   const jump = first(computed.proxyjump);
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
   return out;

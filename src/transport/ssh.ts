@@ -14,8 +14,8 @@ import type { Client, ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 's
 import SftpClient from 'ssh2-sftp-client';
 import { ConnectError, ShipError } from '../errors.js';
 import { quote, sh, type Shell } from '../shell.js';
-import { wrapCommand } from './command.js';
-import { addKnownHost, checkHostKey, fingerprint, hostString, keyTypeOf, knownKeyTypes } from './known-hosts.js';
+import { BOOTSTRAP, framed, resolveEnvFile, wrapCommand } from './command.js';
+import { addKnownHost, certAuthorityFor, checkHostKey, fingerprint, hostString, keyTypeOf, knownKeyTypes } from './known-hosts.js';
 import { FileExistsError, type ExecOptions, type ExecResult, type FileStat, type Transport } from './types.js';
 
 export type StrictHostKeyChecking = 'yes' | 'accept-new' | 'no';
@@ -35,6 +35,11 @@ export interface SshTransportOptions {
   agent?: boolean | string;
   /** known_hosts files to read; the first one receives accept-new entries. Default ~/.ssh/known_hosts. */
   knownHosts?: string[];
+  /**
+   * System-wide known_hosts files, read in every mode (as OpenSSH reads GlobalKnownHostsFile):
+   * consulted when the user's files do not know the host; an `@revoked` line in them always counts.
+   */
+  globalKnownHosts?: string[];
   /** Default 'yes'. A changed or revoked key is refused in every mode. */
   strictHostKeyChecking?: StrictHostKeyChecking;
   /** Default true: keepalive every 5 s, give up after 3 unanswered (a dead network errors in ~15 s). */
@@ -200,13 +205,19 @@ export class SshTransport implements Transport {
     }
 
     let hostKeyError: ConnectError | undefined;
+    const globals = o.globalKnownHosts ?? [];
+    const allFiles = [...files, ...globals.filter((g) => !files.includes(g))];
+    // accept-new: the key to save once the key exchange completed (the server's signature verified).
+    let newKey: { type: string; b64: string; fp: string } | undefined;
     const hostVerifier = (key: Buffer): boolean => {
       const type = keyTypeOf(key);
       const b64 = key.toString('base64');
       const fp = fingerprint(key);
-      const status = checkHostKey(files, o.host, this.port, type, b64);
+      let status = checkHostKey(files, o.host, this.port, type, b64);
+      const globalStatus = checkHostKey(globals, o.host, this.port, type, b64);
+      if (globalStatus === 'revoked' || status === 'unknown') status = globalStatus === 'revoked' ? 'revoked' : globalStatus;
       const hs = hostString(o.host, this.port);
-      const read = files.filter((f) => existsSync(f));
+      const read = allFiles.filter((f) => existsSync(f));
       const readText = read.length ? read.join(', ') : `none (missing: ${files.join(', ')})`;
       if (status === 'ok') return true;
       if (status === 'revoked') {
@@ -227,14 +238,18 @@ export class SshTransport implements Transport {
         return false;
       }
       // unknown
+      const ca = strict === 'no' ? undefined : certAuthorityFor(allFiles, o.host, this.port);
+      if (ca) {
+        hostKeyError = new ConnectError(
+          this.name,
+          `host ${hs} is vouched for by a @cert-authority line (${ca.file}:${ca.line}), but ship does not verify host certificates; ` +
+            `refusing its key ${type} ${fp}, which no known_hosts line lists`,
+          { hint: `list the host's own key (verify ${fp} with its administrator) in ~/.ssh/known_hosts or ssh.knownHosts` },
+        );
+        return false;
+      }
       if (strict === 'accept-new') {
-        try {
-          addKnownHost(files[0], o.host, this.port, type, b64);
-        } catch (e) {
-          hostKeyError = new ConnectError(this.name, `cannot add the host key of ${hs} to ${files[0]}: ${(e as Error).message}`);
-          return false;
-        }
-        warn(`${this.name}: added host key of ${hs} (${type} ${fp}) to ${files[0]}`);
+        newKey = { type, b64, fp };
         return true;
       }
       if (strict === 'no') {
@@ -262,7 +277,7 @@ export class SshTransport implements Transport {
       keepaliveInterval: o.keepalive === false ? 0 : (o.keepaliveIntervalMs ?? 5_000),
       keepaliveCountMax: 3,
       hostVerifier,
-      algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(files, o.host, this.port)) as never },
+      algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(allFiles, o.host, this.port)) as never },
     };
 
     const client = new SftpClient(this.name, {
@@ -281,12 +296,28 @@ export class SshTransport implements Transport {
       rawError ??= e;
     };
     rawClient(client).prependListener('error', onRaw);
+    // Saved only once the key exchange is complete, i.e. the server proved it holds the key
+    // (its signature verified), as OpenSSH does: before authentication, so a host whose
+    // login fails is known next time; never from the hostVerifier callback.
+    let saveError: ConnectError | undefined;
+    rawClient(client).once('handshake', () => {
+      if (!newKey) return;
+      const hs = hostString(o.host, this.port);
+      try {
+        addKnownHost(files[0], o.host, this.port, newKey.type, newKey.b64);
+        warn(`${this.name}: added host key of ${hs} (${newKey.type} ${newKey.fp}) to ${files[0]}`);
+      } catch (e) {
+        saveError = new ConnectError(this.name, `cannot add the host key of ${hs} to ${files[0]}: ${(e as Error).message}`);
+      }
+    });
     try {
       this.sftpSession = await client.connect(config);
+      if (saveError) throw saveError;
     } catch (e) {
       await client.end().catch(() => {});
       await this.jumpTransport?.close().catch(() => {});
       if (hostKeyError) throw hostKeyError;
+      if (saveError) throw saveError;
       throw this.connectFailure(rawError ?? (e as Error), keyPath && privateKey ? keyPath : undefined, agent);
     } finally {
       rawClient(client).removeListener('error', onRaw);
@@ -354,9 +385,11 @@ export class SshTransport implements Transport {
     }
   }
 
-  exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    const script = wrapCommand(command, opts);
-    const remote = `exec /bin/sh -c ${quote(script)}`;
+  async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
+    // The script (env values included) goes over the channel's stdin, never into argv.
+    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    const preamble = framed(wrapCommand(command, o));
+    const remote = `exec /bin/sh -c ${quote(BOOTSTRAP)}`;
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new ConnectError(this.name, `connection to ${this.where} lost: ${this.lost.message}`));
       if (!this.client) return reject(new ConnectError(this.name, 'not connected (connect() was not called)'));
@@ -367,7 +400,7 @@ export class SshTransport implements Transport {
             const why = this.lost ? `connection lost (${this.lost.message})` : err.message;
             return reject(new ConnectError(this.name, `cannot start a command on ${this.where}: ${why}`));
           }
-          this.runChannel(ch, command.text, opts, resolve, reject);
+          this.runChannel(ch, command.text, o, resolve, reject, preamble);
         });
       } catch (e) {
         reject(new ConnectError(this.name, `cannot start a command on ${this.where}: ${(e as Error).message}`));
@@ -381,6 +414,7 @@ export class SshTransport implements Transport {
     opts: ExecOptions,
     resolve: (r: ExecResult) => void,
     reject: (e: Error) => void,
+    preamble?: Buffer,
   ): void {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -425,6 +459,7 @@ export class SshTransport implements Transport {
     };
     ch.on('close', finish);
     const input = opts.stdin;
+    if (preamble) ch.write(preamble);
     if (input === undefined) ch.end();
     else if (typeof input === 'string' || Buffer.isBuffer(input)) ch.end(input);
     else {

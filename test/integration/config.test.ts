@@ -51,7 +51,7 @@ test('config shows every merge and ~/.ssh/config answers per host, and never a s
     if (!json) {
       assert.match(r.stdout, /^---\nstage: test\nname: one\n/);
       assert.match(r.stdout, /\n {2}API_KEY: <redacted>\n {2}DB_PASSWORD: <redacted>\n/);
-      assert.match(r.stdout, /url: "http:\/\/<redacted>@127\.0\.0\.1:8080\/healthz\?token=<redacted>"/);
+      assert.match(r.stdout, /url: "http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:8080\/healthz\?token=\*\*\*"/);
       continue;
     }
     const [one, web2] = r.events.filter((e) => e.name);

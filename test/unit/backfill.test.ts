@@ -148,11 +148,11 @@ test('status: a running backfill shows batches, rows, last key; the contract say
   assert.match(statusText(done, 'web1', 'R3'), /003_fill\.backfill\.sql\s+backfill .*\(3 batches, 3000 rows\)/);
 });
 
-test('batch command: {file}, {batch}, {after} quoted; executables run directly; rate and ETA', () => {
+test('batch command: {file} and {after} are variable references, never pasted; {batch} a number; executables run directly; rate and ETA', () => {
   const run = 'psql "$DATABASE_URL" -v batch={batch} -v after={after} -f {file}';
-  assert.is(batchCommand(run, mig('003_f.backfill.sql'), 5000, '', quote), `psql "$DATABASE_URL" -v batch=5000 -v after='' -f migrations/003_f.backfill.sql`);
-  assert.is(batchCommand(run, mig('003_f.backfill.sql'), 5000, "it's; rm -rf /", quote), `psql "$DATABASE_URL" -v batch=5000 -v after='it'"'"'s; rm -rf /' -f migrations/003_f.backfill.sql`);
-  assert.is(batchCommand(run, mig('003_f.backfill.sh', true), 5000, '9', quote), './migrations/003_f.backfill.sh');
+  assert.is(batchCommand(run, mig('003_f.backfill.sql'), 5000, quote), `psql "$DATABASE_URL" -v batch=5000 -v after="$SHIP_BACKFILL_AFTER" -f "$SHIP_MIGRATION_FILE"`);
+  assert.is(batchCommand('psql -v after="{after}" -f "{file}"', mig('003_f.backfill.sql'), 5000, quote), 'psql -v after="${SHIP_BACKFILL_AFTER}" -f "${SHIP_MIGRATION_FILE}"');
+  assert.is(batchCommand(run, mig('003_f.backfill.sh', true), 5000, quote), './migrations/003_f.backfill.sh');
   assert.equal(rateAndEta(10_000, 2000, 50_000), { rate: 5000, eta: 10_000 });
   assert.equal(rateAndEta(0, 2000, 5), {});
 });
