@@ -48,9 +48,9 @@ function ageText(sec: number): string {
 }
 
 /** The lock as shown to users: without its token. */
-export function publicLock(l: HeldLock): Omit<HeldLock, 'token'> & { holder: string } {
+export function publicLock(l: HeldLock): Omit<HeldLock, 'token'> & { holder: string; heartbeat: string } {
   const { token: _token, ...rest } = l;
-  return { ...rest, holder: `${describeLock(l)}, ${describeBeat(l)}` };
+  return { ...rest, holder: describeLock(l), heartbeat: describeBeat(l) };
 }
 
 /** The run's lease: one token for all its locks, and the heartbeat timer. */

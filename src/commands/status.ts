@@ -91,7 +91,7 @@ export function statusText(rows: StatusRow[]): string {
     }
     out.push(`  current  ${r.current ?? '(none)'}`);
     if (r.next) out.push(`  next     ${r.next}`);
-    out.push(`  lock     ${r.lock ? r.lock.holder : 'free'}`);
+    out.push(`  lock     ${r.lock ? `${r.lock.holder}, ${r.lock.heartbeat}` : 'free'}`);
     if (r.pendingContracts === null) out.push('  contract migrations: unknown (migration host unreachable)');
     else if (!r.pendingContracts.length) out.push('  contract migrations: none pending');
     else {
