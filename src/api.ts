@@ -2,6 +2,7 @@ import { loadConfig, type LoadOptions } from './config/load.js';
 import type { Stage } from './config/types.js';
 import { newCtx, forEachHost, type Ctx, type RunOptions } from './context.js';
 import { ShipError, toShipError, UsageError, type ExitCode } from './errors.js';
+import { guardExits } from './exit.js';
 import { Events } from './events.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
@@ -54,13 +55,7 @@ export async function runCommand(command: string, o: CommandOptions, flow: FlowI
   const events = o.events ?? new Events();
   const stage = await loadStage(o);
   const ctx = newCtx(command, stage, events, o);
-  const onSigint = () => {
-    if (ctx.interrupted) return;
-    ctx.interrupted = true;
-    events.warn('interrupted: stopping after the current step and cleaning up');
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const guard = guardExits(ctx);
   let error: ShipError | undefined;
   try {
     ctx.hosts = await openHosts(ctx);
@@ -77,15 +72,14 @@ export async function runCommand(command: string, o: CommandOptions, flow: FlowI
     if (r.paused) ctx.paused = r.paused.map((h) => h.name);
     if (after) await after(ctx);
   } catch (e) {
-    error = toShipError(e);
+    error = guard.error(e);
     ctx.error ??= error;
     await cleanUpAfterFailure(ctx, error);
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
     await recordRun(ctx, error).catch(() => {});
     await releaseLocks(ctx).catch(() => {});
     await Promise.all(ctx.hosts.map((h) => h.t.close().catch(() => {})));
+    guard.dispose();
   }
   const exitCode: ExitCode = error ? error.exitCode : 0;
   if (error) events.emit({ type: 'error', code: exitCode, reason: error.reason, message: error.message, host: error.host, hint: error.hint });
@@ -114,7 +108,11 @@ async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
   if (ctx.command === 'deploy' && id && !ctx.opts.dryRun) {
     const mine = ctx.hosts.filter((h) => h.lockHeld);
     await forEachHost(ctx, 'cleanup', mine, async (h) => {
-      await h.t.remove(h.paths.partial(id));
+      // An aborted upload's unpacker may still be writing for a moment: one more try.
+      await h.t.remove(h.paths.partial(id)).catch(async () => {
+        await new Promise((r) => setTimeout(r, 500));
+        await h.t.remove(h.paths.partial(id));
+      });
       if (h.published && !h.history.some((e) => e.action === 'failure' && e.release === id)) {
         if (h.currentId !== id) await record(ctx, h, { action: 'failure', release: id, states: { [id]: 'failed' }, message: error.message });
       }

@@ -68,8 +68,8 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
     )
     .command(
       'unlock <stage>',
-      'remove a lock left by a killed run',
-      (c) => stage(c),
+      'remove a stale lock left by a killed run (--force: a live one too)',
+      (c) => stage(c).option('force', { type: 'boolean', describe: 'remove a lock whose holder still beats' }),
       run(async (s, a, o) => (await import('./commands/releases.js')).unlock(o)),
     )
     .command(

@@ -54,13 +54,25 @@ export class ConfigError extends UsageError {
 export class LockedError extends ShipError {
   override readonly exitCode = 3 as const;
   readonly holder: string;
-  constructor(host: string, holder: string) {
-    super(`${host}: locked by ${holder}`, {
+  constructor(host: string, holder: string, init: { message?: string; hint?: string } = {}) {
+    super(init.message ?? `${host}: locked by ${holder}`, {
       host,
       reason: 'locked',
-      hint: `wait for that run, pass --lock-wait <seconds>, or if it is dead: ship unlock <stage>`,
+      hint: init.hint ?? 'wait for that run, or pass --lock-wait <seconds>',
     });
     this.holder = holder;
+  }
+}
+
+/** This run's lock was removed (ship unlock --force) and maybe taken by another run: it stops before writing again. */
+export class LockLostError extends ShipError {
+  override readonly exitCode = 3 as const;
+  constructor(host: string, detail: string) {
+    super(`${host}: this run lost its lock (${detail}); stopped before changing anything more there`, {
+      host,
+      reason: 'lock-lost',
+      hint: 'another run may be deploying now: see ship status <stage>, then deploy again once it is done',
+    });
   }
 }
 
@@ -114,5 +126,24 @@ function indent(text: string): string {
 export function toShipError(err: unknown): ShipError {
   if (err instanceof ShipError) return err;
   const e = err as NodeJS.ErrnoException;
+  const local = localFileError(e);
+  if (local) return local;
   return new InternalError(e?.message ?? String(err), err);
+}
+
+const DENIED: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+};
+
+/** A file on this machine ship may not read or write: the user's to fix, not a bug. */
+function localFileError(e: NodeJS.ErrnoException | undefined): ShipError | undefined {
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || !DENIED[e.code] || typeof e.path !== 'string') return undefined;
+  const op = e.syscall ? ` (${e.syscall})` : '';
+  return new ShipError(`${e.path}: ${DENIED[e.code]}${op}`, {
+    reason: 'local-permission',
+    hint: `check the owner and mode of ${e.path} and its parent directories on this machine`,
+    cause: e,
+  });
 }

@@ -1,9 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
-import { LockedError } from './errors.js';
+import { LockedError, LockLostError, ShipError } from './errors.js';
+import { fmtMs } from './reporters/format.js';
+import { sh } from './shell.js';
 import { FileExistsError } from './transport/types.js';
 
+/**
+ * `.ship/lock` on each host: who holds it, and a random token only the holder knows.
+ * The lock file's modification time is the holder's heartbeat, on the host's own clock
+ * (so the clocks of the deployers' machines never matter): the holder touches the file
+ * every few seconds while it runs. A lock that beat less than `lock.staleAfter` ago is
+ * live; an older one is stale (its run died without unlocking).
+ */
 export interface LockInfo {
   user: string;
   host: string;
@@ -11,23 +21,95 @@ export interface LockInfo {
   command: string;
   startedAt: string;
   release?: string;
+  token?: string;
+}
+
+/** A lock as read from a host, with its heartbeat age. */
+export interface HeldLock extends LockInfo {
+  /** Seconds since the holder last beat (host clock); undefined when unknown. */
+  ageSec?: number;
+  stale: boolean;
 }
 
 export function describeLock(l: Partial<LockInfo>): string {
   return `${l.user ?? '?'}@${l.host ?? '?'} pid ${l.pid ?? '?'} (${l.command ?? '?'}) since ${l.startedAt ?? '?'}`;
 }
 
-export async function readLock(h: HostRun): Promise<LockInfo | undefined> {
-  const buf = await h.t.readFile(h.paths.lock);
-  if (!buf) return undefined;
-  try {
-    return JSON.parse(buf.toString('utf8')) as LockInfo;
-  } catch {
-    return { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
+/** "last heartbeat 4s ago" (or "stale: last heartbeat 12m ago"). */
+export function describeBeat(l: HeldLock): string {
+  const age = l.ageSec === undefined ? 'at an unknown time' : `${ageText(l.ageSec)} ago`;
+  return `${l.stale ? 'stale: ' : ''}last heartbeat ${age}`;
+}
+
+function ageText(sec: number): string {
+  if (sec < 60) return `${sec}s`;
+  if (sec < 3600) return `${Math.floor(sec / 60)}m${sec % 60 ? `${sec % 60}s` : ''}`;
+  return `${Math.floor(sec / 3600)}h${Math.floor((sec % 3600) / 60)}m`;
+}
+
+/** The lock as shown to users: without its token. */
+export function publicLock(l: HeldLock): Omit<HeldLock, 'token'> & { holder: string; heartbeat: string } {
+  const { token: _token, ...rest } = l;
+  return { ...rest, holder: describeLock(l), heartbeat: describeBeat(l) };
+}
+
+/** The run's lease: one token for all its locks, and the heartbeat timer. */
+interface Lease {
+  token: string;
+  timer?: NodeJS.Timeout;
+  beating: boolean;
+  /** Hosts where the heartbeat found the token gone. */
+  lost: Map<HostRun, string>;
+}
+
+const leases = new WeakMap<Ctx, Lease>();
+
+function leaseOf(ctx: Ctx): Lease {
+  let l = leases.get(ctx);
+  if (!l) {
+    l = { token: randomBytes(16).toString('hex'), beating: false, lost: new Map() };
+    leases.set(ctx, l);
   }
+  return l;
+}
+
+/** How often a holder beats: often enough that a live lock never looks stale. */
+export function beatEveryMs(staleAfterMs: number): number {
+  return Math.max(250, Math.min(5000, Math.floor(staleAfterMs / 4)));
+}
+
+/**
+ * The lock on a host, or undefined when there is none. One command on the host reads
+ * the file, its modification time and the host's clock together.
+ */
+export async function readLock(h: HostRun, staleAfterMs = 120_000): Promise<HeldLock | undefined> {
+  const f = h.paths.lock;
+  const r = await h.t.exec(sh`if [ -f ${f} ]; then printf '%s %s\\n' "$(stat -c %Y -- ${f} 2>/dev/null)" "$(date +%s)"; cat -- ${f}; fi`);
+  if (r.code !== 0) throw new ShipError(`${h.name}: cannot read the lock ${f}: ${r.stderr.trim() || `exit ${r.code}`}`, { host: h.name, reason: 'lock' });
+  if (!r.stdout.trim()) return undefined;
+  const nl = r.stdout.indexOf('\n');
+  const [mtime, now] = r.stdout.slice(0, nl).trim().split(' ').map(Number);
+  const ageSec = Number.isFinite(mtime) && Number.isFinite(now) && mtime > 0 ? Math.max(0, now - mtime) : undefined;
+  let info: LockInfo;
+  try {
+    info = JSON.parse(r.stdout.slice(nl + 1)) as LockInfo;
+  } catch {
+    info = { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
+  }
+  return { ...info, ageSec, stale: ageSec !== undefined && ageSec * 1000 > staleAfterMs };
+}
+
+function lockedError(ctx: Ctx, h: HostRun, l: HeldLock | undefined): LockedError {
+  if (!l) return new LockedError(h.name, 'another run');
+  const holder = `${describeLock(l)}, ${describeBeat(l)}`;
+  const hint = l.stale
+    ? `its run stopped beating more than ${fmtMs(ctx.stage.lock.staleAfterMs)} ago; clear it with: ship unlock ${ctx.stage.name}`
+    : 'that run is alive: wait for it, or pass --lock-wait <seconds>';
+  return new LockedError(h.name, holder, { hint });
 }
 
 async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
+  const lease = leaseOf(ctx);
   const info: LockInfo = {
     user: ctx.user,
     host: os.hostname(),
@@ -35,6 +117,7 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     command: `${ctx.command} ${ctx.stage.name}`,
     startedAt: new Date().toISOString(),
     release: ctx.release,
+    token: lease.token,
   };
   await h.t.mkdirp(h.paths.meta);
   try {
@@ -42,19 +125,39 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     h.lockHeld = true;
   } catch (e) {
     if (!(e instanceof FileExistsError)) throw e;
-    const holder = await readLock(h);
-    throw new LockedError(h.name, holder ? describeLock(holder) : 'another run');
+    throw lockedError(ctx, h, await readLock(h, ctx.stage.lock.staleAfterMs).catch(() => undefined));
   }
 }
 
-/** Releases the locks this run took, and only those. */
+/**
+ * Removes the lock at `f` only if it holds `token`. The lock is first renamed aside
+ * (atomic), then checked: a lock that is not ours is never deleted. The one window
+ * left: a foreign lock created between the check and the rename (a forced unlock and a
+ * new lock inside those microseconds) is moved aside too; it is then put back with
+ * link(2), which never replaces a lock that appeared meanwhile.
+ * Exit 0: removed; 3: not ours (left alone); 4: there was no lock.
+ */
+export function removeIfOurs(f: string, token: string) {
+  const aside = `${f}.release-${token}`;
+  return sh`[ -f ${f} ] || exit 4
+grep -qF -- ${token} ${f} || exit 3
+mv -f -- ${f} ${aside} || exit 1
+if grep -qF -- ${token} ${aside}; then rm -f -- ${aside}; exit 0; fi
+ln -- ${aside} ${f} 2>/dev/null; rm -f -- ${aside}; exit 3`;
+}
+
+/** Releases the locks this run took, and only those: a lock with another token stays. */
 export async function releaseLocks(ctx: Ctx): Promise<void> {
+  const lease = leases.get(ctx);
+  stopHeartbeat(ctx);
   await Promise.all(
     ctx.hosts
       .filter((h) => h.lockHeld)
       .map(async (h) => {
         try {
-          await h.t.remove(h.paths.lock);
+          const r = lease ? await h.t.exec(removeIfOurs(h.paths.lock, lease.token)) : { code: 0, stderr: '' };
+          if (r.code === 3) ctx.events.warn(`the lock there is no longer this run's: left it alone`, h.name);
+          else if (r.code !== 0 && r.code !== 4) throw new Error(r.stderr.trim() || `exit ${r.code}`);
           h.lockHeld = false;
         } catch (e) {
           ctx.events.warn(`could not remove the lock ${h.paths.lock}: ${(e as Error).message}`, h.name);
@@ -63,10 +166,75 @@ export async function releaseLocks(ctx: Ctx): Promise<void> {
   );
 }
 
+/** Touches every held lock whose token is still ours; notes hosts where it is gone. */
+async function beat(ctx: Ctx, lease: Lease): Promise<void> {
+  if (lease.beating) return;
+  lease.beating = true;
+  try {
+    await Promise.all(
+      ctx.hosts
+        .filter((h) => h.lockHeld && !lease.lost.has(h))
+        .map(async (h) => {
+          const f = h.paths.lock;
+          const r = await h.t.exec(sh`grep -qF -- ${lease.token} ${f} 2>/dev/null && touch -c -- ${f}`).catch(() => undefined);
+          if (!r || r.code === 0 || !leases.has(ctx) || !lease.timer) return; // a lost connection is noticed elsewhere
+          const why = (await h.t.stat(f).catch(() => null)) ? 'the lock now belongs to another run' : 'the lock was removed';
+          lease.lost.set(h, why);
+          ctx.events.warn(`${why}: this run stops before its next change`, h.name);
+        }),
+    );
+  } finally {
+    lease.beating = false;
+  }
+}
+
+function startHeartbeat(ctx: Ctx): void {
+  const lease = leaseOf(ctx);
+  if (lease.timer) return;
+  lease.timer = setInterval(() => void beat(ctx, lease), beatEveryMs(ctx.stage.lock.staleAfterMs));
+  lease.timer.unref();
+}
+
+function stopHeartbeat(ctx: Ctx): void {
+  const lease = leases.get(ctx);
+  if (lease?.timer) clearInterval(lease.timer);
+  if (lease) lease.timer = undefined;
+}
+
+/**
+ * Before a change: every lock this run took still carries its token, else a
+ * LockLostError (exit 3). Called before each step's work and before each switch.
+ */
+export async function ensureLocks(ctx: Ctx, hosts: HostRun[] = ctx.hosts): Promise<void> {
+  const lease = leases.get(ctx);
+  if (!lease || ctx.opts.dryRun) return;
+  const held = hosts.filter((h) => h.lockHeld);
+  for (const [h, why] of lease.lost) if (held.includes(h)) throw new LockLostError(h.name, why);
+  await Promise.all(
+    held.map(async (h) => {
+      const r = await h.t.exec(sh`grep -qF -- ${lease.token} ${h.paths.lock} 2>/dev/null`);
+      if (r.code === 0) return;
+      const why = (await h.t.stat(h.paths.lock).catch(() => null)) ? 'the lock now belongs to another run' : 'the lock was removed';
+      lease.lost.set(h, why);
+    }),
+  );
+  for (const [h, why] of lease.lost) if (held.includes(h)) throw new LockLostError(h.name, why);
+}
+
+/** The hosts of `hosts` whose lock is still this run's (all of them when no lock was taken). */
+export async function stillLocked(ctx: Ctx, hosts: HostRun[]): Promise<HostRun[]> {
+  const lease = leases.get(ctx);
+  if (!lease) return hosts;
+  await ensureLocks(ctx, hosts).catch(() => {});
+  const out = hosts.filter((h) => !lease.lost.has(h));
+  for (const h of hosts) if (lease.lost.has(h)) ctx.events.warn(`not reverted: ${lease.lost.get(h)}`, h.name);
+  return out;
+}
+
 /**
  * Locks every host: the first by name alone, then the rest in parallel, so that of two
  * runs over the same hosts exactly one proceeds. With --lock-wait, a refused run lets
- * go of everything, waits, and starts again from the first host.
+ * go of everything, waits, and starts again from the first host; Ctrl-C ends the wait.
  */
 export async function lockAll(ctx: Ctx): Promise<void> {
   const ordered = [...ctx.hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -76,13 +244,18 @@ export async function lockAll(ctx: Ctx): Promise<void> {
     try {
       await takeOne(ctx, ordered[0]);
       if (ordered.length > 1) await forEachHost(ctx, 'lock', ordered.slice(1), (h) => takeOne(ctx, h));
+      startHeartbeat(ctx);
       return;
     } catch (e) {
       await releaseLocks(ctx);
       if (!(e instanceof LockedError) || Date.now() >= deadline) throw e;
       if (!announced) ctx.events.log(`waiting up to ${ctx.opts.lockWait}s for ${e.holder} on ${e.host}`);
       announced = true;
-      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(50, deadline - Date.now()))));
+      const until = Date.now() + Math.min(1000, Math.max(50, deadline - Date.now()));
+      while (Date.now() < until && !ctx.interrupted) await new Promise((r) => setTimeout(r, 50));
+      if (ctx.interrupted) {
+        throw new LockedError(e.host!, e.holder, { message: `interrupted while waiting for the lock on ${e.host} (held by ${e.holder})`, hint: e.hint });
+      }
     }
   }
 }

@@ -73,10 +73,16 @@ export function nextReleaseId(now: Date, taken: Iterable<string>): string {
   const used = new Set(taken);
   let t = new Date(Math.floor(now.getTime() / 1000) * 1000);
   // Keep ids sortable even when an earlier release came from a clock that ran ahead.
-  const newest = [...used].filter((id) => /^\d{14}$/.test(id)).sort().pop();
+  const newest = [...used].filter(isTimestampId).sort().pop();
   if (newest && newest >= timestampId(t)) t = new Date(parseTimestampId(newest).getTime() + 1000);
   while (used.has(timestampId(t))) t = new Date(t.getTime() + 1000);
   return timestampId(t);
+}
+
+/** A release id ship makes: 14 digits that are a real UTC date and time (not 99999999999999). */
+export function isTimestampId(id: string): boolean {
+  const d = parseTimestampId(id);
+  return !isNaN(d.getTime()) && timestampId(d) === id;
 }
 
 export function parseTimestampId(id: string): Date {

@@ -3,6 +3,7 @@ import { readLock } from './lock.js';
 import { record } from './host-state.js';
 import { releaseInfos, selectPrune } from './releases.js';
 import { sh } from './shell.js';
+import { isTimestampId } from './paths.js';
 import { run } from './context.js';
 
 /** Removes old releases (section 2, Pruning) and stale .partial dirs; returns what went. */
@@ -22,7 +23,7 @@ export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<str
   const infos = releaseInfos(history, dirs, current);
   const doomed = selectPrune(infos, { keep, current, next: h.nextId, locked });
   // We hold the lock: a .partial here is a leftover of a killed run.
-  const stale = dirs.filter((d) => d.endsWith('.partial'));
+  const stale = dirs.filter((d) => d.endsWith('.partial') && isTimestampId(d.slice(0, -'.partial'.length))); // never a user's dir
   if (ctx.opts.dryRun) return doomed;
   for (const id of doomed) {
     await run(h, sh`rm -rf -- ${h.paths.release(id)} ${h.paths.manifest(id)}`, `removing release ${id}`);

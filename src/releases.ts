@@ -38,6 +38,12 @@ export interface ReleaseInfo {
 
 export const GOOD: ReadonlySet<ReleaseState> = new Set(['active', 'superseded', 'staged']);
 
+/**
+ * States a release may be made live from, by any command: ones ship published and that
+ * did not fail. An `unknown` directory (not ship's, or its history lost) never goes live.
+ */
+export const SWITCHABLE: ReadonlySet<ReleaseState> = new Set(['staged', 'active', 'superseded', 'rolled-back']);
+
 export function parseHistory(text: string): HistoryEntry[] {
   const out: HistoryEntry[] = [];
   for (const line of text.split('\n')) {

@@ -4,6 +4,7 @@ import { forEachHost, runUserCommand } from './context.js';
 import { toShipError, ShipError, UsageError } from './errors.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
+import { ensureLocks, stillLocked } from './lock.js';
 import { releaseInfos } from './releases.js';
 import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
 import type { Step } from './steps/types.js';
@@ -32,6 +33,7 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
   ctx.events.emit({ type: 'step', step: step.name, status: 'start', ...scope });
   try {
     await runHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`before:${step.name}`) });
+    await ensureLocks(ctx); // a run that lost a lock changes nothing more
     await step.run(ctx, hosts);
     await runHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`after:${step.name}`) });
   } catch (e) {
@@ -206,8 +208,10 @@ async function markFailedEverywhere(ctx: Ctx, id: string, err: ShipError): Promi
  * reported in `incomplete`.
  */
 export async function revertSwitched(ctx: Ctx): Promise<{ reverted: HostRun[]; incomplete?: string }> {
-  const flipped = ctx.hosts.filter((h) => h.switchedFrom !== undefined && h.currentId !== (h.switchedFrom ?? undefined));
-  if (!flipped.length || ctx.opts.dryRun) return { reverted: [] };
+  const switched = ctx.hosts.filter((h) => h.switchedFrom !== undefined && h.currentId !== (h.switchedFrom ?? undefined));
+  if (!switched.length || ctx.opts.dryRun) return { reverted: [] };
+  const flipped = await stillLocked(ctx, switched); // where another run holds the lock now, its state wins
+  if (!flipped.length) return { reverted: [], incomplete: 'this run lost its lock' };
   ctx.events.warn(`rolling back ${flipped.map((h) => h.name).join(', ')} after: ${firstLine(ctx.error?.message ?? 'a failure')}`);
   const markFailed = ctx.command === 'deploy' || ctx.command === 'switch';
   let incomplete: string | undefined;

@@ -3,7 +3,7 @@ import path from 'node:path/posix';
 import type { Ctx, HostRun } from './context.js';
 import { ShipError } from './errors.js';
 import { record } from './host-state.js';
-import { leavingState, releaseInfos, type ReleaseState } from './releases.js';
+import { leavingState, releaseInfos, SWITCHABLE, type ReleaseState } from './releases.js';
 
 /**
  * Points `link` (current or next) at releases/<id> atomically: a new symlink under a
@@ -38,6 +38,12 @@ export async function flipLink(h: HostRun, id: string, which: 'current' | 'next'
 /** Makes `id` live on a host and records the states that follow. */
 export async function switchHost(ctx: Ctx, h: HostRun, id: string, action: 'switch' | 'rollback' = 'switch'): Promise<void> {
   const from = h.currentId;
+  // The last guard for every command: only a release ship published goes live (or, on a
+  // revert, the one that was live before this run).
+  const state = releaseInfos(h.history, h.dirs, from).find((r) => r.id === id)?.state;
+  if (id !== h.switchedFrom && (!state || !SWITCHABLE.has(state))) {
+    throw new ShipError(`${h.name}: ${id} is not a release ship published (state ${state ?? 'missing'}): not made live`, { host: h.name, reason: 'release-unknown' });
+  }
   await flipLink(h, id, 'current');
   if (h.switchedFrom === undefined) h.switchedFrom = from ?? null;
   h.currentId = id;

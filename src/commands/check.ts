@@ -6,7 +6,7 @@ import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';
 import { freeSpace, missingSharedFiles } from '../host-state.js';
 import { redactUrl } from '../redact.js';
-import { describeLock, readLock } from '../lock.js';
+import { describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
 import { connect } from '../steps/connect.js';
 import type { Step } from '../steps/types.js';
@@ -75,8 +75,8 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   const method = await h.t.renameMethod();
   add('atomic rename', method !== 'none', method === 'none' ? 'neither posix-rename@openssh.com nor `mv -T`: ship cannot switch atomically' : method);
 
-  const lock = await readLock(h);
-  add('lock', !lock, lock ? `held by ${describeLock(lock)} (ship unlock if that run is dead)` : 'free');
+  const lock = await readLock(h, ctx.stage.lock.staleAfterMs);
+  add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${lock.stale ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
 
   const hc = h.cfg.healthcheck;
   if (hc) {

@@ -1,6 +1,8 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
 import { forEachHost } from '../context.js';
-import { describeLock, readLock } from '../lock.js';
+import { describeBeat, describeLock, readLock, removeIfOurs } from '../lock.js';
+import { LockedError, ShipError } from '../errors.js';
+import { sh } from '../shell.js';
 import { parseTimestampId } from '../paths.js';
 import { pruneHost } from '../prune.js';
 import { fmtMs } from '../reporters/format.js';
@@ -54,16 +56,26 @@ const unlockStep: Step = {
   description: 'remove the lock on every host',
   async run(ctx, hosts) {
     await forEachHost(ctx, 'unlock', hosts, async (h) => {
-      const held = await readLock(h);
+      const held = await readLock(h, ctx.stage.lock.staleAfterMs);
       if (!held) return 'not locked';
-      await h.t.remove(h.paths.lock);
-      ctx.events.log(`removed the lock of ${describeLock(held)}`, h.name);
+      const holder = `${describeLock(held)}, ${describeBeat(held)}`;
+      if (!held.stale && !ctx.opts.force) {
+        throw new LockedError(h.name, holder, {
+          message: `${h.name}: the lock of ${holder} is live: not removed`,
+          hint: `wait for that run; only if you know it is gone: ship unlock ${ctx.stage.name} --force`,
+        });
+      }
+      // Removes that very lock only: one a run took meanwhile stays.
+      const r = await h.t.exec(held.token ? removeIfOurs(h.paths.lock, held.token) : sh`rm -f -- ${h.paths.lock}`);
+      if (r.code === 3) throw new LockedError(h.name, 'another run', { message: `${h.name}: the lock changed hands while unlocking: not removed` });
+      if (r.code !== 0 && r.code !== 4) throw new ShipError(`${h.name}: cannot remove ${h.paths.lock}: ${r.stderr.trim() || `exit ${r.code}`}`, { host: h.name });
+      ctx.events.log(`removed the ${held.stale ? 'stale' : 'live'} lock of ${holder}`, h.name);
       return 'unlocked';
     });
   },
 };
 
-/** `ship unlock`: clears locks left by a killed run. */
+/** `ship unlock [--force]`: clears stale locks (a live one only with --force). */
 export function unlock(o: CommandOptions): Promise<CommandResult> {
   return runCommand('unlock', o, [connect, unlockStep]);
 }

@@ -3,7 +3,7 @@ import type { Printer } from '../cli.js';
 import { newCtx, type HostRun } from '../context.js';
 import { ConnectError, toShipError, type ExitCode, type ShipError } from '../errors.js';
 import { Events } from '../events.js';
-import { describeLock, readLock, type LockInfo } from '../lock.js';
+import { publicLock, readLock } from '../lock.js';
 import { migrationHostOf, pendingContracts, type ContractState } from '../migrations/plan.js';
 import { connectHost, hostMigrations, newHostRun, readLedger } from '../migrations/remote.js';
 
@@ -12,7 +12,7 @@ export interface StatusRow {
   reachable: boolean;
   current: string | null;
   next: string | null;
-  lock: (LockInfo & { holder: string }) | null;
+  lock: ReturnType<typeof publicLock> | null;
   /** Contract migrations pending for the stage (null: the migration host could not be read). */
   pendingContracts: { id: string; file: string; runnable: boolean }[] | null;
   /** Pending contracts this host's current release lacks: it holds them back. */
@@ -45,7 +45,7 @@ export async function status(o: CommandOptions, print: Printer): Promise<Command
       ),
     );
     const reached = hosts.filter((h) => !failures.has(h.name));
-    const locks = new Map(await Promise.all(reached.map(async (h) => [h.name, await readLock(h).catch(() => undefined)] as const)));
+    const locks = new Map(await Promise.all(reached.map(async (h) => [h.name, await readLock(h, ctx.stage.lock.staleAfterMs).catch(() => undefined)] as const)));
     const db = migrationHostOf(hosts.map((h) => ({ ...h, roles: h.cfg.roles })));
     let contracts: ContractState[] | null = null;
     if (db && !failures.has(db.name)) {
@@ -63,7 +63,7 @@ export async function status(o: CommandOptions, print: Printer): Promise<Command
         reachable: !err,
         current: err ? null : (h.currentId ?? null),
         next: err ? null : (h.nextId ?? null),
-        lock: l ? { ...l, holder: describeLock(l) } : null,
+        lock: l ? publicLock(l) : null,
         pendingContracts: contracts && !err ? contracts.map((c) => ({ id: c.id, file: c.file, runnable: c.runnable })) : contracts && null,
         blocking: contracts && !err ? contracts.filter((c) => c.blockedBy.includes(h.name)).map((c) => c.file) : [],
         migrationHost: h.name === db?.name,
@@ -91,7 +91,7 @@ export function statusText(rows: StatusRow[]): string {
     }
     out.push(`  current  ${r.current ?? '(none)'}`);
     if (r.next) out.push(`  next     ${r.next}`);
-    out.push(`  lock     ${r.lock ? r.lock.holder : 'free'}`);
+    out.push(`  lock     ${r.lock ? `${r.lock.holder}, ${r.lock.heartbeat}` : 'free'}`);
     if (r.pendingContracts === null) out.push('  contract migrations: unknown (migration host unreachable)');
     else if (!r.pendingContracts.length) out.push('  contract migrations: none pending');
     else {

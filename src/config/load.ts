@@ -73,7 +73,7 @@ export function parseConfig(input: unknown, file: string): LoadedConfig {
   const dir = path.dirname(file);
   const parsed = configSchema.safeParse(unwrapDefault(input));
   if (!parsed.success) {
-    throw new ConfigError(file, parsed.error.issues.map(issueToProblem));
+    throw new ConfigError(file, (parsed.error.issues as Issue[]).flatMap(issueToProblems));
   }
   const raw = parsed.data;
   const stageNames = Object.keys(raw.stages);
@@ -108,7 +108,24 @@ function unwrapDefault(input: unknown): unknown {
   return input;
 }
 
-function issueToProblem(issue: { path: PropertyKey[]; message: string; code?: string; keys?: string[] }): ConfigProblem {
+interface Issue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: string[];
+  errors?: Issue[][];
+  issues?: Issue[];
+}
+
+/** A host written as an object is reported by its keys, not as "Invalid input" for the whole union. */
+function issueToProblems(issue: Issue): ConfigProblem[] {
+  const branch = issue.code === 'invalid_union' ? issue.errors?.find((b) => b.some((i) => i.path.length > 0)) : undefined;
+  if (branch) return branch.flatMap((i) => issueToProblems({ ...i, path: [...issue.path, ...i.path] }));
+  if (issue.code === 'invalid_key' && issue.issues?.[0]) return [{ path: issue.path.map(String).join('.'), message: `not ${issue.issues[0].message}` }];
+  return [issueToProblem(issue)];
+}
+
+function issueToProblem(issue: Issue): ConfigProblem {
   const p = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return { path: p ? `${p}.${issue.keys.join(',')}` : issue.keys.join(','), message: 'unknown key', hint: 'see the config reference in the README' };
@@ -286,6 +303,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       canary: merged.strategy?.canary ?? 1,
     },
     concurrency: merged.concurrency ?? 8,
+    lock: { staleAfterMs: toMs(merged.lock?.staleAfter ?? '2m') },
     reuse: merged.reuse ?? 'link',
     maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },
     hosts,

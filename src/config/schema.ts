@@ -59,7 +59,7 @@ export const hostObjectSchema = z
     roles: z.array(z.string().min(1)).optional(),
     deployTo: z.string().min(1).optional(),
     ssh: sshSchema.optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
     healthcheck: healthcheckSchema.optional(),
   })
   .strict();
@@ -126,6 +126,7 @@ const settings = {
   reuse: z.enum(['link', 'copy']).optional(),
   maintenance: z.object({ page: z.string().min(1).optional() }).strict().optional(),
   ssh: sshSchema.optional(),
+  lock: z.object({ staleAfter: duration.optional() }).strict().optional(),
 };
 
 export const stageSchema = z.object({ ...settings, hosts: z.array(hostSchema).min(1).optional() }).strict();

@@ -80,6 +80,8 @@ export interface Stage {
   hooks: Record<string, string[]>;
   strategy: { type: StrategyType; batchSize: number; canary: number };
   concurrency: number;
+  /** A lock whose heartbeat is older than this is stale (`lock.staleAfter`). */
+  lock: { staleAfterMs: number };
   reuse: 'link' | 'copy';
   maintenance: { page?: string };
   hosts: HostConfig[];

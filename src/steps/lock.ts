@@ -1,7 +1,7 @@
 import { lockAll } from '../lock.js';
 import type { Step } from './types.js';
 
-/** `.ship/lock` on every host, created exclusively (section 1, section 8). */
+/** `.ship/lock` on every host, created exclusively, with this run's token; a heartbeat keeps it live until unlock. */
 export const lock: Step = {
   name: 'lock',
   description: 'lock every host',

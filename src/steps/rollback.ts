@@ -1,5 +1,5 @@
 import { carryBackAssets } from '../assets.js';
-import { GOOD, previousGood } from '../releases.js';
+import { GOOD, previousGood, SWITCHABLE } from '../releases.js';
 import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
 import { guardRollback } from '../migrations/guard.js';
@@ -21,6 +21,12 @@ export const rollback: Step = {
         const info = h.infos.find((r) => r.id === to);
         if (!info) throw new UsageError(`${h.name}: no release ${to}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
         if (info.state === 'failed') throw new UsageError(`${h.name}: release ${to} failed its deploy and cannot be made live`, { host: h.name });
+        if (!SWITCHABLE.has(info.state)) {
+          throw new UsageError(`${h.name}: ${to} is not a release ship published (state ${info.state}): it is never made live`, {
+            host: h.name,
+            hint: `roll back to a release listed by: ship releases ${ctx.stage.name}`,
+          });
+        }
       }
       target = to;
     } else {

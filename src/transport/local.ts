@@ -18,9 +18,16 @@ export class LocalTransport implements Transport {
     return os.homedir();
   }
 
+  /** Kill switches of the commands running now (cancel()). */
+  private readonly running = new Set<() => void>();
+
   async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
     const o = await resolveEnvFile((p) => this.readFile(p), opts);
-    return runSh(wrapCommand(command, o), command.text, o);
+    return runSh(wrapCommand(command, o), command.text, o, this.running);
+  }
+
+  cancel(): void {
+    for (const kill of [...this.running]) kill();
   }
 
   async readFile(p: string): Promise<Buffer | null> {
@@ -101,7 +108,7 @@ function isMissing(e: unknown): boolean {
 }
 
 /** Runs a script with /bin/sh (sent on stdin, never in argv: see command.ts) and collects its output. */
-export function runSh(script: string, shown: string, opts: ExecOptions = {}): Promise<ExecResult> {
+export function runSh(script: string, shown: string, opts: ExecOptions = {}, running?: Set<() => void>): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     // Its own process group, so a timeout kills the whole command, not just /bin/sh
     // (a surviving child would hold the pipes open until it ends).
@@ -111,17 +118,21 @@ export function runSh(script: string, shown: string, opts: ExecOptions = {}): Pr
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) {
-      timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }, opts.timeoutMs);
-    }
-    child.on('error', reject);
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    };
+    running?.add(kill);
+    if (opts.timeoutMs) timer = setTimeout(kill, opts.timeoutMs);
+    child.on('error', (e) => {
+      running?.delete(kill);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
+      running?.delete(kill);
       if (timer) clearTimeout(timer);
       resolve({
         command: shown,

@@ -141,6 +141,8 @@ export class SshTransport implements Transport {
   private jumpTransport?: SshTransport;
   private lost?: Error;
   private connecting?: Promise<void>;
+  /** Kill switches of the commands running now (cancel()). */
+  private readonly running = new Set<() => void>();
 
   constructor(opts: SshTransportOptions) {
     this.opts = opts;
@@ -432,16 +434,20 @@ export class SshTransport implements Transport {
     });
     ch.on('error', () => {}); // write after the command stopped reading; close follows
     let timer: NodeJS.Timeout | undefined;
-    if (opts.timeoutMs) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        sendSignal(ch, 'KILL');
-        ch.close();
-        // sshd keeps a channel open until its process ends; never wait on it for long.
-        timer = setTimeout(() => finish(), 2000);
-      }, opts.timeoutMs);
-    }
+    const kill = () => {
+      if (timedOut || settled) return;
+      timedOut = true;
+      if (timer) clearTimeout(timer);
+      if (opts.stdin && typeof opts.stdin === 'object' && !Buffer.isBuffer(opts.stdin)) (opts.stdin as Readable).unpipe(ch);
+      sendSignal(ch, 'KILL');
+      ch.close();
+      // sshd keeps a channel open until its process ends; never wait on it for long.
+      timer = setTimeout(() => finish(), 2000);
+    };
+    this.running.add(kill);
+    if (opts.timeoutMs) timer = setTimeout(kill, opts.timeoutMs);
     const finish = () => {
+      this.running.delete(kill);
       if (timer) clearTimeout(timer);
       if (settled) return;
       settled = true;
@@ -473,6 +479,10 @@ export class SshTransport implements Transport {
       });
       src.pipe(ch); // backpressure: pipe waits for the channel window
     }
+  }
+
+  cancel(): void {
+    for (const kill of [...this.running]) kill();
   }
 
   async readFile(p: string): Promise<Buffer | null> {

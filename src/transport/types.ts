@@ -71,5 +71,10 @@ export interface Transport {
   forward(port: number, address?: string): Promise<Duplex>;
   /** How `rename` replaces a target atomically here ('none': it cannot; ship refuses to switch). */
   renameMethod(): Promise<'rename(2)' | 'posix-rename' | 'mv -T' | 'none'>;
+  /**
+   * Kills the commands this transport is running now (each resolves as killed); the
+   * connection stays open for the clean-up that follows. For a second Ctrl-C.
+   */
+  cancel(): void;
   close(): Promise<void>;
 }

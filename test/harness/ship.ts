@@ -22,7 +22,7 @@ export interface ShipRun {
   events: Array<Record<string, any>>;
 }
 
-export function spawnShip(args: string[], opts: { cwd: string; env?: Record<string, string> }): ChildProcess {
+export function spawnShip(args: string[], opts: { cwd: string; env?: Record<string, string>; uid?: number; gid?: number }): ChildProcess {
   // SHIP_TEST_BIN=bin/ship.js runs the built CLI instead (the benchmark does).
   const bin = process.env.SHIP_TEST_BIN;
   const argv = bin ? [path.resolve(ROOT, bin), ...args] : ['--import', TSX, ENTRY, ...args];
@@ -30,6 +30,8 @@ export function spawnShip(args: string[], opts: { cwd: string; env?: Record<stri
     cwd: opts.cwd,
     env: { ...process.env, CI: 'true', FORCE_COLOR: '0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // As another (unprivileged) user, for what root is never refused.
+    ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
   });
 }
 
@@ -59,7 +61,7 @@ export function collect(child: ChildProcess, json: boolean): Promise<ShipRun> {
 }
 
 /** `ship <args>` in `cwd`; resolves when it exits. */
-export function ship(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<ShipRun> {
+export function ship(args: string[], opts: { cwd: string; env?: Record<string, string>; uid?: number; gid?: number }): Promise<ShipRun> {
   return collect(spawnShip(args, opts), args.includes('--json'));
 }
 

@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -58,7 +58,11 @@ test('a held lock: exit 3 naming the holder, nothing changed, the lock kept; unl
   const after = snapshot('locked');
   assert.equal(after.map((l) => [l.releases, l.current]), before.map((l) => [l.releases, l.current]));
   assert.equal([after[0].locked, after[2].locked], [false, false], 'locks this run took are released');
-  const u = await ship(['unlock', 'test'], { cwd: p.dir });
+  // Just written, so it reads as live: unlock refuses it without --force.
+  const refused = await ship(['unlock', 'test'], { cwd: p.dir });
+  assert.is(refused.code, 3, refused.stderr);
+  assert.ok(existsSync(lockFile));
+  const u = await ship(['unlock', 'test', '--force'], { cwd: p.dir });
   assert.is(u.code, 0, u.stderr);
   assert.not.ok(existsSync(lockFile));
   assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
@@ -69,8 +73,18 @@ test('--lock-wait waits for a lock to go away', async () => {
   const p = proj('lockwait');
   writeBuild(p.build, 'v1');
   writeOwned(ssh, roots('lockwait')[0], { '.ship/lock': JSON.stringify({ user: 'bob', host: 'ci', pid: 1, command: 'deploy test', startedAt: 'x' }) });
-  setTimeout(() => rmrf(path.join(roots('lockwait')[0], '.ship/lock')), 1500);
-  const r = await ship(['deploy', 'test', '--lock-wait', '20'], { cwd: p.dir });
+  // The holder goes away once ship says it waits (not after a fixed time: a slow start would miss it).
+  const child = spawnShip(['deploy', 'test', '--lock-wait', '20'], { cwd: p.dir });
+  const done = collect(child, false);
+  let said = '';
+  let gone = false;
+  child.stderr!.on('data', (d) => {
+    said += d;
+    if (gone || !said.includes('waiting up to')) return;
+    gone = true; // once: the lock there later is ship's own
+    rmrf(path.join(roots('lockwait')[0], '.ship/lock'));
+  });
+  const r = await done;
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stderr, 'waiting up to 20s for bob@ci');
 });
@@ -108,6 +122,9 @@ test('deployer killed (SIGKILL) mid-upload: current unchanged; stale lock report
   const blocked = await ship(['deploy', 'test'], { cwd: p.dir });
   assert.is(blocked.code, 3);
   assert.match(blocked.stderr, /locked by root@\S+ pid \d+ \(deploy test\) since/);
+  // Ten minutes later its heartbeat is long stale: a plain unlock clears it.
+  const old = new Date(Date.now() - 600_000);
+  for (const r of roots('killed')) if (existsSync(path.join(r, '.ship/lock'))) utimesSync(path.join(r, '.ship/lock'), old, old);
   assert.is((await ship(['unlock', 'test'], { cwd: p.dir })).code, 0);
   const ok = await ship(['deploy', 'test'], { cwd: p.dir });
   assert.is(ok.code, 0, ok.stderr);

@@ -137,3 +137,13 @@ test('no config anywhere is a usage error', async () => {
 });
 
 test.run();
+
+test('host-object env keys are checked like stage env keys; lock.staleAfter is a duration (default 2m)', () => {
+  const p = problems({ app: 'a', stages: { s: { hosts: [{ host: 'web1', env: { 'BAD-KEY': 'x', OK_KEY: 'y' } }] } } });
+  assert.match(p.join('\n'), 'hosts.0.env.BAD-KEY');
+  assert.not.match(p.join('\n'), 'OK_KEY');
+  assert.match(problems({ app: 'a', lock: { staleAfter: 'soon' }, stages: { s: { hosts: ['local'] } } }).join('\n'), 'lock.staleAfter');
+  const s = parseConfig({ app: 'a', stages: { s: { hosts: ['local'] }, t: { hosts: ['local'], lock: { staleAfter: '30s' } } } }, '/x/ship.config.json');
+  assert.is(s.stage('s').lock.staleAfterMs, 120_000);
+  assert.is(s.stage('t').lock.staleAfterMs, 30_000);
+});

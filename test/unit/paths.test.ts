@@ -38,3 +38,9 @@ test('layout and relative link targets', () => {
 });
 
 test.run();
+
+test('directories that are not ship ids never steer id generation (99999999999999 is no date)', () => {
+  const now = new Date('2026-11-22T10:15:00Z');
+  assert.is(nextReleaseId(now, ['99999999999999', '20261122101500']), '20261122101501');
+  assert.is(nextReleaseId(now, ['99999999999999', '20261399000000', '0backup']), '20261122101500');
+});

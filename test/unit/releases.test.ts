@@ -56,3 +56,11 @@ test('repeated failures never push out the last good release', () => {
 });
 
 test.run();
+
+test('unknown directories are never pruned, however old or many', () => {
+  const hist = ['A', 'B', 'C', 'D'].map((id) => h(id, { [id]: 'superseded' }));
+  const infos = releaseInfos(hist, ['0backup', 'A', 'B', 'C', 'D', 'E', '99999999999999'], 'D');
+  const doomed = selectPrune(infos, { keep: 1, current: 'D' });
+  assert.equal(doomed, ['A', 'B']);
+  assert.ok(!doomed.includes('0backup') && !doomed.includes('E') && !doomed.includes('99999999999999'));
+});

@@ -3,7 +3,7 @@
  * hooks, the automatic rollback after a failure, and a paused canary. Reload and health
  * are stand-in steps that record what they saw; the flip is the real switch step.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -32,6 +32,10 @@ async function world(stage: Record<string, unknown>, opts: { first?: boolean; pa
     mkdirSync(path.join(dir, n, 'releases', 'R1'), { recursive: true });
     mkdirSync(path.join(dir, n, 'releases', 'R2'), { recursive: true });
     if (!opts.first) symlinkSync('releases/R1', path.join(dir, n, 'current'));
+    // Both releases were published by ship (only such releases may go live).
+    const history = [{ action: 'publish', release: 'R1', states: { R1: opts.first ? 'staged' : 'active' } }, { action: 'publish', release: 'R2', states: { R2: 'staged' } }];
+    mkdirSync(path.join(dir, n, '.ship'), { recursive: true });
+    writeFileSync(path.join(dir, n, '.ship', 'history.jsonl'), history.map((e) => JSON.stringify({ time: '2026-01-01T00:00:00Z', ...e })).join('\n') + '\n');
   }
   const cfg = parseConfig(
     {
