@@ -36,7 +36,7 @@ function selfTime(file: string): Map<string, number> {
     let key: string;
     const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
     if (mod) key = mod[1];
-    else if (url.includes('/dist/src/')) key = `ship:${url.split('/dist/src/')[1]}`;
+    else if (url.includes('/dist/')) key = `ship:${url.split('/dist/').pop()}`;
     else if (url.startsWith('node:')) key = 'node internals';
     else if (!url) key = `(${n.callFrame.functionName || 'native'})`;
     else key = url;

@@ -36,7 +36,8 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     startedAt: new Date().toISOString(),
     release: ctx.release,
   };
-  await h.t.mkdirp(h.paths.meta);
+  // A host with history has .ship/ already: one round trip less.
+  if (!h.history.length) await h.t.mkdirp(h.paths.meta);
   try {
     await h.t.writeFile(h.paths.lock, `${JSON.stringify(info)}\n`, { exclusive: true });
     h.lockHeld = true;
