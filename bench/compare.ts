@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const shape = describe(build);
     const hostsNeeded = Math.max(4, FLEET);
     log(`starting ${hostsNeeded} sshd hosts`);
-    ssh = await startSshHosts(hostsNeeded);
+    ssh = await startHosts(hostsNeeded);
     const S = ssh;
     const stageHosts = (n: number, sub: string) =>
       S.hosts.slice(0, n).map((h) => ({ name: h.name, host: h.host, port: h.port, user: h.user, deployTo: path.join(h.deployRoot, sub) }));
@@ -237,6 +237,30 @@ async function main(): Promise<void> {
     rm(tmp);
   }
   report(rows, version, big, extra, performance.now() - t0);
+}
+
+/**
+ * Four servers at once, then the rest one by one (many sshd starting together on a busy
+ * 2-core machine can miss the harness's banner deadline); a start that fails is retried.
+ */
+async function startHosts(n: number): Promise<SshHosts> {
+  const ssh = await startSshHosts(Math.min(4, n));
+  try {
+    for (let i = ssh.hosts.length + 1; i <= n; i++) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          ssh.hosts.push(await ssh.startExtra(attempt ? `host${i}-${attempt}` : `host${i}`, { knownHosts: 'listed' }));
+          break;
+        } catch (e) {
+          if (attempt >= 3) throw e;
+        }
+      }
+    }
+  } catch (e) {
+    await ssh.stop();
+    throw e;
+  }
+  return ssh;
 }
 
 function describe(dir: string): { files: number; bytes: number; text: number; dirs: number } {
