@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the real servers the test suite runs (OpenSSH's sshd, nginx, PostgreSQL)
-# when they are missing. Needs root (apt-get). The tests start and stop them themselves.
+# and the tools `npm run bench` compares ship with (rsync, on both ends; GNU time for
+# peak memory) when they are missing. Needs root (apt-get). The tests start and stop them themselves.
 set -euo pipefail
 need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+[ -x /usr/bin/time ] || need+=(time)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-system: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

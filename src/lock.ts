@@ -119,7 +119,8 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     release: ctx.release,
     token: lease.token,
   };
-  await h.t.mkdirp(h.paths.meta);
+  // A host with history has .ship/ already: one round trip less.
+  if (!h.history.length) await h.t.mkdirp(h.paths.meta);
   try {
     await h.t.writeFile(h.paths.lock, `${JSON.stringify(info)}\n`, { exclusive: true });
     h.lockHeld = true;

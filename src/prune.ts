@@ -1,15 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path/posix';
 import type { Ctx, HostRun } from './context.js';
 import { readLock } from './lock.js';
 import { record } from './host-state.js';
 import { releaseInfos, selectPrune } from './releases.js';
-import { sh } from './shell.js';
+import { raw, sh, type Shell } from './shell.js';
 import { isTimestampId } from './paths.js';
 import { run } from './context.js';
 
-/** Removes old releases (section 2, Pruning) and stale .partial dirs; returns what went. */
+/** Where pruned releases wait for their removal: outside releases/, so never listed or counted. */
+export function trashDir(h: HostRun): string {
+  return path.join(h.paths.meta, 'trash');
+}
+
+/**
+ * Removes old releases (section 2, Pruning) and stale .partial dirs; returns what went.
+ *
+ * The run never waits for a big `rm -rf`: under the lock, each doomed directory is
+ * renamed into `.ship/trash/` (one command per host, instant), and that command then
+ * starts a detached `rm -rf` of everything in the trash, which outlives the run. A
+ * removal that was cut short (a reboot) is finished by the next run that prunes.
+ */
 export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<string[]> {
-  const lock = await readLock(h);
-  const locked = lock?.release && !h.lockHeld ? [lock.release] : [];
+  // A lock this run holds names nothing to spare; another run's lock (a dry run) may.
+  const lock = h.lockHeld ? undefined : await readLock(h);
+  const locked = lock?.release ? [lock.release] : [];
   const dirs = await h.t.list(h.paths.releases);
   let history = h.history;
   let current = h.currentId;
@@ -25,12 +40,33 @@ export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<str
   // We hold the lock: a .partial here is a leftover of a killed run.
   const stale = dirs.filter((d) => d.endsWith('.partial') && isTimestampId(d.slice(0, -'.partial'.length))); // never a user's dir
   if (ctx.opts.dryRun) return doomed;
-  for (const id of doomed) {
-    await run(h, sh`rm -rf -- ${h.paths.release(id)} ${h.paths.manifest(id)}`, `removing release ${id}`);
+  if (doomed.length || stale.length) {
+    await discard(
+      h,
+      [...doomed, ...stale].map((d) => path.join(h.paths.releases, d)),
+      doomed.map((d) => h.paths.manifest(d)),
+      doomed.length ? `removing release${doomed.length > 1 ? 's' : ''} ${doomed.join(' ')}` : `removing ${stale.join(' ')}`,
+    );
   }
-  for (const d of stale) await run(h, sh`rm -rf -- ${h.paths.releases}/${d}`, `removing ${d}`);
   h.dirs = dirs.filter((d) => !doomed.includes(d) && !stale.includes(d));
   h.infos = releaseInfos(h.history, h.dirs, h.currentId);
   if (doomed.length) await record(ctx, h, { action: 'prune', removed: doomed });
   return doomed;
+}
+
+/**
+ * In one command on the host: renames `dirs` into the trash, removes `files`, and
+ * starts (detached, output discarded) the removal of everything in the trash. Only the
+ * entries are removed, never the trash dir itself, so a later run can always move
+ * into it while an earlier removal is still at work.
+ */
+export async function discard(h: HostRun, dirs: string[], files: string[], what: string): Promise<void> {
+  const trash = trashDir(h);
+  const tag = randomBytes(4).toString('hex');
+  const steps: Shell[] = [sh`mkdir -p ${trash}`];
+  // Entry names never start with a dot, so `*` below sees every one of them.
+  for (const d of dirs) steps.push(sh`mv -- ${d} ${path.join(trash, `${path.basename(d)}-${tag}`)}`);
+  if (files.length) steps.push(sh`rm -f -- ${files}`);
+  const and = steps.flatMap((s, i) => (i ? [raw('&&'), s] : [s]));
+  await run(h, sh`${and} && { nohup rm -rf -- ${trash}/* </dev/null >/dev/null 2>&1 & }`, what);
 }
