@@ -213,10 +213,10 @@ export async function ensureLocks(ctx: Ctx, hosts: HostRun[] = ctx.hosts): Promi
   for (const [h, why] of lease.lost) if (held.includes(h)) throw new LockLostError(h.name, why);
   await Promise.all(
     held.map(async (h) => {
-      const r = await h.t.exec(sh`grep -qF -- ${lease.token} ${h.paths.lock} 2>/dev/null`);
-      if (r.code === 0) return;
-      const why = (await h.t.stat(h.paths.lock).catch(() => null)) ? 'the lock now belongs to another run' : 'the lock was removed';
-      lease.lost.set(h, why);
+      // A file read (SFTP, or the local file system): no process started on the host.
+      const text = (await h.t.readFile(h.paths.lock))?.toString('utf8');
+      if (text?.includes(lease.token)) return;
+      lease.lost.set(h, text === undefined ? 'the lock was removed' : 'the lock now belongs to another run');
     }),
   );
   for (const [h, why] of lease.lost) if (held.includes(h)) throw new LockLostError(h.name, why);

@@ -34,7 +34,7 @@ async function signalMidUpload(dir: string, sub: string, signal: NodeJS.Signals)
   const done = collect(child, false);
   const releasesDir = path.join(roots(sub)[0], 'releases');
   const t0 = Date.now();
-  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 60_000) {
+  while (!readdirSync(releasesDir).some((d) => d.endsWith('.partial')) && Date.now() - t0 < 600_000) { // a loaded machine can take a minute to build the archive
     await new Promise((r) => setTimeout(r, 10));
   }
   child.kill(signal);
