@@ -57,6 +57,8 @@ export interface Stage {
   strategy: { type: StrategyType; batchSize: number; canary: number };
   concurrency: number;
   reuse: 'link' | 'copy';
+  /** How the upload archive is compressed; auto: none on loopback/LAN, else zstd when both ends have it, else gzip -1. */
+  upload: { compress: 'none' | 'gzip' | 'zstd' | 'auto' };
   maintenance: { page?: string };
   hosts: HostConfig[];
 }
