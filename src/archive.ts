@@ -26,8 +26,9 @@ export interface ArchiveSpec {
   links: { path: string; target: string }[];
 }
 
-/** Files read ahead of the one being written (bounded: memory stays flat). */
+/** Files read ahead of the one being written, and their bytes at most (memory stays flat). */
 const READ_AHEAD = 16;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 // ---- tar --------------------------------------------------------------------------------
 
@@ -96,9 +97,11 @@ export function tarStream(spec: ArchiveSpec): Readable {
     const files = spec.files;
     const pending: Array<Promise<Buffer | null>> = [];
     let next = 0;
+    let ahead = 0;
     const fill = () => {
-      while (pending.length < READ_AHEAD && next < files.length) {
+      while (pending.length < READ_AHEAD && next < files.length && (!pending.length || ahead + files[next].size <= READ_AHEAD_BYTES)) {
         const f = files[next++];
+        if (f.size <= WHOLE_READ_MAX) ahead += f.size;
         const hashIt = !f.sha256 && (job ? job.claim(f) : true);
         pending.push(f.size <= WHOLE_READ_MAX ? readWhole(spec.build.dir, f, hashIt) : Promise.resolve(null));
       }
@@ -107,6 +110,7 @@ export function tarStream(spec: ArchiveSpec): Readable {
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
       const data = await pending.shift()!;
+      if (f.size <= WHOLE_READ_MAX) ahead -= f.size;
       fill();
       yield tarHeader({ name: `./${f.path}`, type: '0', mode: f.mode, size: f.size, mtime: now });
       if (data) {
