@@ -8,7 +8,7 @@
  * hasher skips a file the producer has claimed.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BuildInfo } from './context.js';
@@ -214,16 +214,25 @@ export class HashJob {
   }
 
   private async run(): Promise<void> {
-    const worker = async () => {
-      while (!this.stopped && this.next >= 0) {
-        const f = this.build.files[this.next--];
-        if (f.sha256 || this.claimed.has(f)) continue;
-        this.claimed.add(f);
-        f.sha256 = await sha256File(path.join(this.build.dir, f.path), f.size);
-        this.read++;
+    // Small files synchronously, a batch at a time, yielding to the event loop between
+    // batches (connections are being set up meanwhile); large ones streamed.
+    let batch = 0;
+    while (!this.stopped && this.next >= 0) {
+      const f = this.build.files[this.next--];
+      if (f.sha256 || this.claimed.has(f)) continue;
+      this.claimed.add(f);
+      const p = path.join(this.build.dir, f.path);
+      const data = f.size <= WHOLE_READ_MAX ? readSmall(p, f.size) : null;
+      if (f.size <= WHOLE_READ_MAX && !data) {
+        throw new ShipError(`build file ${f.path} changed while it was being read`, { reason: 'build', hint: 'let the build finish before deploying' });
       }
-    };
-    await Promise.all(Array.from({ length: HASH_CONCURRENCY }, worker));
+      f.sha256 = data ? createHash('sha256').update(data).digest('hex') : await sha256File(p, f.size);
+      this.read++;
+      if (++batch >= 32 || f.size > WHOLE_READ_MAX) {
+        batch = 0;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
   }
 }
 
@@ -256,6 +265,24 @@ export async function allHashed(build: BuildInfo): Promise<void> {
       }
     }),
   );
+}
+
+/** Reads a file of known size whole (open, read, close); null when its size changed. */
+export function readSmall(p: string, size: number): Buffer | null {
+  const fd = openSync(p, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(size + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      if (n > size) return null;
+    }
+    return n === size ? buf.subarray(0, size) : null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export async function sha256File(p: string, size?: number): Promise<string> {
