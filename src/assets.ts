@@ -19,6 +19,7 @@ import type { Manifest } from './build.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, run } from './context.js';
 import { GOOD } from './releases.js';
+import { manifestText } from './manifest-text.js';
 import { sh } from './shell.js';
 
 export type ManifestFile = Manifest['files'][number];
@@ -221,7 +222,7 @@ export async function carryBackAssets(ctx: Ctx, hosts: HostRun[]): Promise<void>
     });
     const updated = withCarried(targetManifest, planned, 'rollback');
     const tmp = `${h.paths.manifest(target)}.tmp-${randomBytes(4).toString('hex')}`;
-    await h.t.writeFile(tmp, JSON.stringify(updated));
+    await h.t.writeFile(tmp, manifestText(updated));
     await h.t.rename(tmp, h.paths.manifest(target));
     return `added ${planned.length} asset file${planned.length > 1 ? 's' : ''} of ${leavingId} to ${target}`;
   });

@@ -1,24 +1,83 @@
 import type { Ctx, HostRun } from './context.js';
-import { ShipError } from './errors.js';
+import { CommandError, ShipError } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import { parseHistory, releaseInfos, type HistoryEntry } from './releases.js';
 import { sh } from './shell.js';
 
-/** Reads current, next, the release directories and history of a host. */
+/** What the state read learned about a host beyond releases and history. */
+export interface HostFacts {
+  /** sha256 of the manifests of the current release and of the newest release dir, by id. */
+  manifests: Map<string, string>;
+  /** Programs found on the host (zstd, gzip). */
+  tools: Set<string>;
+  /** Free KiB where deployTo lives, when deployTo exists and df answered. */
+  freeKb?: number;
+}
+
+const facts = new WeakMap<HostRun, HostFacts>();
+
+export function hostFacts(h: HostRun): HostFacts {
+  return facts.get(h) ?? { manifests: new Map(), tools: new Set() };
+}
+
+// One round trip: current, next, the release dirs, history, the hashes of the manifests a
+// deploy may build on, the host's compressors and free disk space. Records are NUL-separated
+// `key value` pairs.
+const STATE_SCRIPT = `
+t=''; for p in zstd gzip; do command -v $p >/dev/null 2>&1 && t="$t $p"; done; printf 'tools\\0%s\\0' "$t"
+cd "$0" 2>/dev/null || exit 0
+if [ -L current ]; then printf 'current\\0%s\\0' "$(readlink current)"; elif [ -d current ]; then printf 'current-type\\0dir\\0'; elif [ -e current ]; then printf 'current-type\\0file\\0'; fi
+if [ -L next ]; then printf 'next\\0%s\\0' "$(readlink next)"; fi
+last=''
+if [ -d releases ]; then for f in releases/* releases/.[!.]* releases/..?*; do [ -e "$f" ] || [ -L "$f" ] || continue; n=\${f#releases/}; printf 'dir\\0%s\\0' "$n"; case $n in *.partial) ;; *) last=$n;; esac; done; fi
+if [ -f .ship/history.jsonl ]; then printf 'history\\0'; cat .ship/history.jsonl; printf '\\0'; fi
+cur=$(readlink current 2>/dev/null); cur=\${cur%/}; cur=\${cur##*/}
+for id in "$cur" "$last"; do
+  m=.ship/manifests/$id.json
+  [ -n "$id" ] && [ -f "$m" ] || continue
+  s=$( (sha256sum < "$m" || shasum -a 256 < "$m") 2>/dev/null | cut -c1-64) && printf 'manifest\\0%s\\0%s\\0' "$id" "$s"
+done
+printf 'df\\0%s\\0' "$(df -Pk . 2>/dev/null | tail -n 1)"
+`;
+
+/** Reads current, next, the release directories and history of a host (one command). */
 export async function readHostState(h: HostRun): Promise<void> {
-  const cur = await h.t.stat(h.paths.current);
-  if (cur && cur.type !== 'symlink') {
-    throw new ShipError(`${h.name}: ${h.paths.current} is a real ${cur.type === 'dir' ? 'directory' : 'file'}, not a symlink`, {
+  const r = await h.t.exec(sh`/bin/sh -c ${STATE_SCRIPT} ${h.root}`);
+  if (r.code !== 0) throw new CommandError(h.name, `reading the state of ${h.root}`, r);
+  const parts = r.stdout.split('\0');
+  const f: HostFacts = { manifests: new Map(), tools: new Set() };
+  let current: string | null = null;
+  let next: string | null = null;
+  let currentType: string | undefined;
+  const dirs: string[] = [];
+  let text = '';
+  for (let i = 0; i < parts.length - 1; ) {
+    const key = parts[i++];
+    const value = parts[i++] ?? '';
+    if (key === 'tools') value.split(' ').filter(Boolean).forEach((t) => f.tools.add(t));
+    else if (key === 'current') current = value;
+    else if (key === 'current-type') currentType = value;
+    else if (key === 'next') next = value;
+    else if (key === 'dir') dirs.push(value);
+    else if (key === 'history') text = value;
+    else if (key === 'manifest') f.manifests.set(value, parts[i++] ?? '');
+    else if (key === 'df') {
+      const kb = Number(value.trim().split(/\s+/)[3]);
+      if (Number.isFinite(kb)) f.freeKb = kb;
+    }
+  }
+  if (currentType) {
+    throw new ShipError(`${h.name}: ${h.paths.current} is a real ${currentType === 'dir' ? 'directory' : 'file'}, not a symlink`, {
       host: h.name,
       reason: 'current-not-symlink',
       hint: 'ship never replaces it: move it aside (e.g. into releases/<id>) and deploy again',
     });
   }
-  h.currentId = h.paths.idFromLink(await h.t.readlink(h.paths.current));
-  h.nextId = h.paths.idFromLink(await h.t.readlink(h.paths.next));
-  h.dirs = await h.t.list(h.paths.releases);
-  const text = (await h.t.readFile(h.paths.history))?.toString('utf8') ?? '';
+  facts.set(h, f);
+  h.currentId = h.paths.idFromLink(current);
+  h.nextId = h.paths.idFromLink(next);
+  h.dirs = dirs.sort();
   h.history = parseHistory(text);
   h.infos = releaseInfos(h.history, h.dirs, h.currentId);
 }

@@ -14,7 +14,7 @@ import { sh } from './shell.js';
  * created read-only.
  *
  * Manifests keep the build's modes (what reuse compares); on the host the same modes
- * have their write bits cleared (`readOnly: true` in the manifest says so).
+ * have their write bits cleared.
  *
  * Not covered: a deploy user that is root ignores permission bits (ship warns), and a
  * hook that chmods a file back on purpose.

@@ -305,6 +305,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     concurrency: merged.concurrency ?? 8,
     lock: { staleAfterMs: toMs(merged.lock?.staleAfter ?? '2m') },
     reuse: merged.reuse ?? 'link',
+    upload: { compress: merged.upload?.compress ?? 'auto' },
     maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },
     hosts,
   };

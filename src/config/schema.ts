@@ -124,6 +124,7 @@ const settings = {
     .optional(),
   concurrency: z.number().int().min(1).optional(),
   reuse: z.enum(['link', 'copy']).optional(),
+  upload: z.object({ compress: z.enum(['none', 'gzip', 'zstd', 'auto']).optional() }).strict().optional(),
   maintenance: z.object({ page: z.string().min(1).optional() }).strict().optional(),
   ssh: sshSchema.optional(),
   lock: z.object({ staleAfter: duration.optional() }).strict().optional(),

@@ -83,6 +83,8 @@ export interface Stage {
   /** A lock whose heartbeat is older than this is stale (`lock.staleAfter`). */
   lock: { staleAfterMs: number };
   reuse: 'link' | 'copy';
+  /** How the upload archive is compressed; auto: none on loopback/LAN, else zstd when both ends have it, else gzip -1. */
+  upload: { compress: 'none' | 'gzip' | 'zstd' | 'auto' };
   maintenance: { page?: string };
   hosts: HostConfig[];
 }

@@ -1,11 +1,16 @@
-import { scanBuild, withoutShared } from '../build.js';
+import path from 'node:path';
+import { withoutShared } from '../build.js';
 import { CommandError } from '../errors.js';
 import { raw } from '../shell.js';
+import { applyHashCache, hashCacheFile, startHashing, walkBuild } from '../scan.js';
 import { runSh } from '../transport/local.js';
 import { wrapCommand } from '../transport/command.js';
 import type { Step } from './types.js';
 
-/** Runs build.command on the deployer, once, then reads the build directory. */
+/**
+ * Runs build.command on the deployer, once, then reads the build directory. Hashing what
+ * the local cache does not hold goes on in the background; upload waits for it.
+ */
 export const build: Step = {
   name: 'build',
   description: 'run the build command and read the build directory',
@@ -19,7 +24,11 @@ export const build: Step = {
       }
     }
     const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
-    ctx.build = withoutShared(await scanBuild(b.dir, b), shared);
+    const cacheDir = path.join(ctx.stage.configDir, '.ship', 'cache');
+    ctx.build = withoutShared(await walkBuild(b.dir, { ...b, skip: cacheDir }), shared);
+    const hits = await applyHashCache(ctx.build, hashCacheFile(cacheDir, b.dir));
+    startHashing(ctx.build);
+    ctx.events.debug(`build: ${hits} of ${ctx.build.files.length} hashes from the local cache`);
     ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
     ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
   },

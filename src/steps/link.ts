@@ -2,7 +2,9 @@ import path from 'node:path/posix';
 import { withCarriedAssets } from '../assets.js';
 import { forEachHost, run } from '../context.js';
 import { InternalError } from '../errors.js';
+import { ManifestCache, manifestText } from '../manifest-text.js';
 import { sh } from '../shell.js';
+import { manifestHead, manifestOnHost, writeManifest } from './upload.js';
 import type { Step } from './types.js';
 
 /**
@@ -19,6 +21,7 @@ export const link: Step = {
     if (!id || !build) throw new InternalError('link before upload');
     if (ctx.opts.dryRun) return;
     const { dirs, files } = ctx.stage.shared;
+    const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
     await forEachHost(ctx, 'link', hosts, async (h) => {
       const partial = h.paths.partial(id);
       for (const d of dirs) await h.t.mkdirp(path.join(h.paths.shared, d));
@@ -31,9 +34,14 @@ export const link: Step = {
       const revisionFile = path.join(partial, 'REVISION');
       await h.t.remove(revisionFile);
       if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`, { mode: 0o444 });
-      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, files: build.files, links: build.links, readOnly: true }, build.dirs);
-      await h.t.mkdirp(h.paths.manifests);
-      await h.t.writeFile(h.paths.manifest(id), JSON.stringify(manifest));
+      const own = { ...manifestHead(ctx), files: build.files };
+      const manifest = await withCarriedAssets(ctx, h, partial, own, build.dirs);
+      // The upload made it on the host already unless asset files were carried in since.
+      if (manifest !== own || !manifestOnHost.has(h)) {
+        const text = manifestText(manifest);
+        await writeManifest(h, id, text);
+        await cache.put(text);
+      }
     });
   },
 };

@@ -477,6 +477,10 @@ export class SshTransport implements Transport {
         ch.close();
         reject(new ShipError(`${this.name}: reading input for ${shown} failed: ${e.message}`, { host: this.name, cause: e }));
       });
+      // Data still flowing means the server keeps opening the channel window: alive. ssh2's
+      // keepalive counts only ping replies, which can queue behind a long upload.
+      const client = this.client && (rawClient(this.client) as unknown as { _resetKA?: () => void });
+      src.on('data', () => client?._resetKA?.());
       src.pipe(ch); // backpressure: pipe waits for the channel window
     }
   }
