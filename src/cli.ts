@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import type { CommandOptions, CommandResult } from './api.js';
 import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
@@ -208,14 +209,16 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('cwd', { type: 'string', describe: 'directory to run in' })
     .option('json', { type: 'boolean', describe: 'one JSON event per line on stdout' })
     .option('verbose', { type: 'boolean', describe: 'more detail, plain lines' })
-    .option('quiet', { type: 'boolean', describe: 'only errors and the summary' })
+    .option('quiet', { type: 'boolean', alias: 'q', describe: 'only errors and the summary' })
     .option('concurrency', { type: 'number', describe: 'hosts worked on at once (default 8)' })
     .option('color', { type: 'boolean', default: true, describe: 'colored output (--no-color to turn off)' })
     .demandCommand(1, 'name a command: ship <command> <stage>')
     .strict()
     .recommendCommands()
     .help()
-    .version()
+    .alias('h', 'help')
+    .version(shipVersion())
+    .alias('v', 'version')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       throw err instanceof ShipError ? err : new UsageError(msg || err?.message || 'invalid command line', { hint: 'ship --help' });
@@ -246,6 +249,11 @@ function strategyFlags(a: Common): CommandOptions['strategy'] {
 function splitList(v: unknown): string[] | undefined {
   if (typeof v !== 'string' || !v) return undefined;
   return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** ship's own version: the package.json beside dist/ (or src/), never the project's. */
+export function shipVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** The only place ship exits. */

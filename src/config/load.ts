@@ -21,9 +21,15 @@ export const SEARCH_PLACES = [
   'ship.config.mjs',
   'ship.config.cjs',
   'ship.config.ts',
+  'ship.config.mts',
+  'ship.config.cts',
   'ship.config.json',
   'ship.config.yaml',
 ];
+
+/** TypeScript configs load with ship's own loader, never the project's TypeScript. */
+const tsLoader = async (file: string): Promise<unknown> => (await import('./ts-loader.js')).loadTsConfig(file);
+const TS_LOADERS = { '.ts': tsLoader, '.mts': tsLoader, '.cts': tsLoader };
 
 /** Hooks that run before any host is connected: only `local:` commands fit. */
 const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
@@ -39,6 +45,8 @@ export interface LoadedConfig {
   dir: string;
   raw: ShipConfigInput;
   stageNames: string[];
+  /** Other config files in the same directory, which ship does not read (`file` wins). */
+  shadowed?: string[];
   /** The merged, checked config of one stage; UsageError (exit 2) when unknown. */
   stage(name: string): Stage;
 }
@@ -50,7 +58,7 @@ export function defineConfig(config: ShipConfigInput): ShipConfigInput {
 
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES });
+  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES, loaders: TS_LOADERS });
   let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
   try {
     found = opts.configFile ? await explorer.load(path.resolve(cwd, opts.configFile)) : await explorer.search(cwd);
@@ -65,7 +73,24 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       hint: 'run `ship init` to write one, or pass --config <file>',
     });
   }
-  return parseConfig(found.config, found.filepath);
+  const cfg = parseConfig(found.config, found.filepath);
+  if (!opts.configFile) cfg.shadowed = shadowedConfigs(found.filepath);
+  return cfg;
+}
+
+/** Config files beside `file` that the search would have found after it (package.json only with a "ship" key). */
+export function shadowedConfigs(file: string): string[] {
+  const dir = path.dirname(file);
+  return SEARCH_PLACES.filter((f) => {
+    const p = path.join(dir, f);
+    if (p === file || !existsSync(p)) return false;
+    if (f !== 'package.json') return true;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')).ship !== undefined;
+    } catch {
+      return false;
+    }
+  }).map((f) => path.join(dir, f));
 }
 
 /** Checks a config object (as read from `file`) and returns its stages. */

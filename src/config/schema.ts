@@ -111,6 +111,8 @@ export const stageSchema = z.object({ ...settings, hosts: z.array(hostSchema).mi
 
 export const configSchema = z
   .object({
+    /** Editors' JSON Schema reference (JSON and YAML configs); ship ignores it. */
+    $schema: z.string().optional(),
     ...settings,
     stages: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a stage name (letters, digits, . _ -)'), stageSchema),
   })
