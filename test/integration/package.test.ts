@@ -3,11 +3,11 @@
  * code is there only because `prepack` builds it), installed with npm into a scratch project
  * outside the repository, and run through `npx ship`: --version, init, a local deploy.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installInto, packCopy, run, type Packed } from '../harness/pack.js';
+import { installInto, packCopy, run, userEnv, type Packed } from '../harness/pack.js';
 import { ROOT, rmrf } from '../harness/ship.js';
 
 const test = suite('npm package');
@@ -94,6 +94,54 @@ test('the installed package exports defineConfig and its types', () => {
   const r = run(process.execPath, ['probe.mjs'], app);
   assert.is(r.stdout.trim(), 'function', r.stderr);
   assert.ok(existsSync(path.join(app, 'node_modules/ship-deploy/dist/index.d.ts')));
+});
+
+/** A project dir holding ship.config.ts that imports a sibling ./hosts.ts, with TypeScript-only syntax in both. */
+function tsProject(dir: string): void {
+  mkdirSync(path.join(dir, 'dist'), { recursive: true });
+  writeFileSync(path.join(dir, 'dist/index.html'), 'ts');
+  writeFileSync(path.join(dir, 'hosts.ts'), "export type HostList = string[];\nexport const hosts: HostList = ['local'];\nexport enum Where { Demo = './.ship/ts' }\n");
+  writeFileSync(
+    path.join(dir, 'ship.config.ts'),
+    "import { defineConfig } from 'ship-deploy';\nimport { hosts, Where } from './hosts.ts';\ninterface Extra { keep: number }\nconst extra: Extra = { keep: 2 };\n" +
+      'export default defineConfig({ app: \'tsapp\', keepReleases: extra.keep, stages: { production: { hosts, deployTo: Where.Demo } } });\n',
+  );
+}
+
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true }).map(String).sort();
+}
+
+test('a project without TypeScript loads ship.config.ts importing ./hosts.ts, writing nothing beside it', () => {
+  const d = path.join(app, 'ts-none');
+  tsProject(d);
+  const before = listing(d);
+  chmodSync(d, 0o555);
+  try {
+    const r = run('npx', ['--no-install', 'ship', 'releases', 'production', '--json'], d, userEnv({ SHIP_TS_CACHE: '0' }));
+    assert.is(r.status, 0, r.stderr + r.stdout);
+    assert.equal(listing(d), before, 'nothing written beside the config');
+    // Through the per-user cache too: it lives under the cache dir, not the project.
+    const cache = path.join(app, 'user-cache');
+    const c = run('npx', ['--no-install', 'ship', 'releases', 'production'], d, userEnv({ XDG_CACHE_HOME: cache }));
+    assert.is(c.status, 0, c.stderr + c.stdout);
+    assert.equal(listing(d), before, 'nothing written beside the config');
+    assert.ok(readdirSync(path.join(cache, 'ship/ts')).length > 0, 'transpiled output cached per user');
+  } finally {
+    chmodSync(d, 0o755);
+  }
+  assert.not.ok(existsSync(path.join(app, 'node_modules/typescript')));
+});
+
+test('a TypeScript 7 project loads ship.config.ts importing ./hosts.ts', () => {
+  const d = installInto(packed.tarball, { name: 'ts7-app', version: '3.0.0', private: true }, dirs, ['typescript@7']);
+  const tsv = JSON.parse(readFileSync(path.join(d, 'node_modules/typescript/package.json'), 'utf8')).version as string;
+  assert.match(tsv, /^7\./, 'the project has TypeScript 7');
+  tsProject(d);
+  const r = run('npx', ['--no-install', 'ship', 'deploy', 'production'], d);
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  assert.is(readFileSync(path.join(d, '.ship/ts/current/index.html'), 'utf8'), 'ts');
+  assert.equal(readdirSync(d).filter((n) => n.startsWith('ship.config')), ['ship.config.ts']);
 });
 
 test.run();
