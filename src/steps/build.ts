@@ -14,7 +14,7 @@ export const build: Step = {
     if (b.command) {
       if (ctx.opts.dryRun) ctx.events.log(`would run: ${b.command}`);
       else {
-        const r = await runSh(wrapCommand(raw(b.command), { cwd: ctx.stage.configDir }), b.command);
+        const r = await runSh(wrapCommand(raw(b.command), { cwd: b.cwd ?? ctx.stage.configDir }), b.command);
         if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
       }
     }
