@@ -88,6 +88,7 @@ export function sha256File(p: string): Promise<string> {
 export interface Manifest {
   release: string;
   revision?: string;
+  dirty?: boolean;
   files: { path: string; size: number; mode: number; sha256: string }[];
   links: { path: string; target: string }[];
 }

@@ -21,9 +21,19 @@ export const build: Step = {
     const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
     ctx.build = withoutShared(await scanBuild(b.dir, b), shared);
     ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
+    if (!process.env.SHIP_REVISION && ctx.build.revision && (await gitDirty(b.cwd ?? ctx.stage.configDir))) {
+      ctx.build.dirty = true;
+      ctx.events.warn(`the git work tree has uncommitted changes: the release is ${ctx.build.revision.slice(0, 12)} plus them (recorded as dirty)`);
+    }
     ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
   },
 };
+
+/** Uncommitted changes (tracked or untracked, not ignored) in the work tree. */
+async function gitDirty(dir: string): Promise<boolean> {
+  const r = await runSh(wrapCommand(raw('git status --porcelain 2>/dev/null'), { cwd: dir }), 'git status');
+  return r.code === 0 && r.stdout.trim() !== '';
+}
 
 async function gitRevision(dir: string): Promise<string | undefined> {
   const r = await runSh(wrapCommand(raw('git rev-parse HEAD 2>/dev/null'), { cwd: dir }), 'git rev-parse HEAD');

@@ -31,7 +31,7 @@ export const link: Step = {
       const revisionFile = path.join(partial, 'REVISION');
       await h.t.remove(revisionFile);
       if (build.revision) await h.t.writeFile(revisionFile, `${build.revision}\n`);
-      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, files: build.files, links: build.links }, build.dirs);
+      const manifest = await withCarriedAssets(ctx, h, partial, { release: id, revision: build.revision, ...(build.dirty ? { dirty: true } : {}), files: build.files, links: build.links }, build.dirs);
       await h.t.mkdirp(h.paths.manifests);
       await h.t.writeFile(h.paths.manifest(id), JSON.stringify(manifest));
     });
