@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { loadConfig, type LoadOptions } from './config/load.js';
 import type { Stage } from './config/types.js';
 import { newCtx, forEachHost, type Ctx, type RunOptions } from './context.js';
@@ -30,6 +31,7 @@ export interface CommandResult {
 
 export async function loadStage(o: CommandOptions): Promise<Stage> {
   const cfg = await loadConfig({ cwd: o.cwd, configFile: o.configFile });
+  if (cfg.shadowed?.length) o.events?.warn(`several config files in ${cfg.dir}: ${[cfg.file, ...cfg.shadowed].map((f) => path.basename(f)).join(', ')}; ship uses ${path.basename(cfg.file)}`);
   const stage = cfg.stage(o.stage);
   let hosts = stage.hosts;
   if (o.hosts?.length) {

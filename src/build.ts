@@ -24,6 +24,7 @@ export { sha256File };
 export interface Manifest {
   release: string;
   revision?: string;
+  dirty?: boolean;
   files: { path: string; size: number; mode: number; sha256: string }[];
   links: { path: string; target: string }[];
   /** The shared paths the release holds as symlinks into shared/ (not in files or links). */

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import type { CommandOptions, CommandResult } from './api.js';
 import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
 import { Events } from './events.js';
-import { attachReporter } from './reporters/index.js';
+import { attachReporter, colorWanted, prepareReporter } from './reporters/index.js';
 import { errorLines } from './reporters/format.js';
 
 interface Common {
@@ -55,7 +56,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       run(async (s, a, o) => {
         const { releases, releasesTable } = await import('./commands/releases.js');
         return releases(o, (rows) => {
-          if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+          if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ type: 'release', ...r })}\n`);
           else process.stdout.write(`${releasesTable(rows)}\n`);
         });
       }),
@@ -174,9 +175,13 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
 /** Results of a query: JSON lines with --json, else text. Always stdout. */
 export type Printer = (rows: object[], text: string) => void;
 
+/** The `type` of a query's --json rows, by command (a row's own `type` wins). */
+const ROW_TYPES: Record<string, string> = { status: 'status', check: 'check', exec: 'output', init: 'file', migrate: 'migration' };
+
 function printer(a: Common): Printer {
+  const type = ROW_TYPES[String((a._ as unknown[])[0])] ?? 'row';
   return (rows, text) => {
-    if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+    if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ type, ...r })}\n`);
     else if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   };
 }
@@ -187,18 +192,23 @@ const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init', 'history
 export async function runCli(argv: string[]): Promise<number> {
   let exitCode = 0;
   const jsonWanted = argv.includes('--json');
+  if (argv.includes('--get-yargs-completions')) completionStages = await stageNames(argv);
   const run =
     (h: Handler) =>
     async (a: Common): Promise<void> => {
       const cmd = String((a._ as unknown[])[0]);
       const events = new Events();
       const query = QUERIES.has(cmd) || (cmd === 'migrate' && !!a.status);
-      const reporter = attachReporter(events, {
+      const ropts = {
         json: !!a.json,
         verbose: !!a.verbose,
         quiet: !!a.quiet || (query && !a.verbose),
-        color: a.color !== false,
-      });
+        color: colorWanted(a.color as boolean | undefined),
+        // A query's table is its output: no summary block after it (--json keeps the summary line).
+        summary: !query,
+      };
+      await prepareReporter(ropts);
+      const reporter = attachReporter(events, ropts);
       // A query's --json prints its result objects, then errors and the summary.
       if (query && a.json) {
         reporter.close();
@@ -243,23 +253,30 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('cwd', { type: 'string', describe: 'directory to run in' })
     .option('json', { type: 'boolean', describe: 'one JSON event per line on stdout' })
     .option('verbose', { type: 'boolean', describe: 'more detail, plain lines' })
-    .option('quiet', { type: 'boolean', describe: 'only errors and the summary' })
+    .option('quiet', { type: 'boolean', alias: 'q', describe: 'only errors and the summary' })
     .option('concurrency', { type: 'number', describe: 'hosts worked on at once (default 8)' })
     .option('color', { type: 'boolean', default: true, describe: 'colored output (--no-color to turn off)' })
+    // yargs' typings miss the four-argument form (current, argv, defaults, done).
+    .completion('completion', 'print a bash/zsh completion script: ship completion >> ~/.bashrc', completeWords as never)
+    .check(numbersAreNumbers, true)
     .demandCommand(1, 'name a command: ship <command> <stage>')
     .strict()
     .recommendCommands()
     .help()
-    .version()
+    .alias('h', 'help')
+    .version(shipVersion())
+    .alias('v', 'version')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err instanceof ShipError ? err : new UsageError(msg || err?.message || 'invalid command line', { hint: 'ship --help' });
+      if (err instanceof ShipError) throw err;
+      throw usageProblem(msg || err?.message || 'invalid command line', argv);
     });
 
   try {
     await y.parseAsync();
   } catch (e) {
-    const err = toShipError(e);
+    let err = toShipError(e);
+    if (err.reason === 'missing-stage') err = new UsageError(err.message, { hint: await stagesHint(argv) });
     if (jsonWanted) {
       const time = new Date().toISOString();
       process.stdout.write(`${JSON.stringify({ type: 'error', time, code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })}\n`);
@@ -272,6 +289,110 @@ export async function runCli(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+/** Numeric flags given a word (`--lock-wait abc`) are usage errors, not NaN. */
+function numbersAreNumbers(a: Record<string, unknown>): true {
+  for (const [k, v] of Object.entries(a)) {
+    if (typeof v === 'number' && Number.isNaN(v) && !/[A-Z]/.test(k)) {
+      throw new UsageError(`--${k} takes a number`, { hint: `e.g. --${k} 30` });
+    }
+  }
+  return true;
+}
+
+/** yargs' complaint, made helpful: the unknown word named, a near flag or command suggested, stages listed. */
+function usageProblem(msg: string, argv: string[]): UsageError {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(msg);
+  if (unknown) {
+    const words = unknown[1].split(', ');
+    const flags = argv.filter((w) => w.startsWith('-')).map((w) => w.replace(/^-+/, '').replace(/=.*$/, ''));
+    const known = FLAGS;
+    const hints: string[] = [];
+    for (const w of words) {
+      if (flags.includes(w)) {
+        const near = closest(w, known);
+        if (near) hints.push(`--${w}: did you mean --${near}?`);
+      } else if (w === argv[0]) {
+        const near = closest(w, COMMANDS);
+        return new UsageError(`unknown command '${w}'`, { hint: near ? `did you mean \`ship ${near}\`? (ship --help lists the commands)` : `commands: ${COMMANDS.join(', ')}` });
+      }
+    }
+    return new UsageError(`unknown ${words.length > 1 ? 'arguments' : 'argument'}: ${words.map((w) => (flags.includes(w) ? `--${w}` : w)).join(', ')}`, { hint: hints.join('; ') || 'ship --help' });
+  }
+  if (/Not enough non-option arguments/.test(msg) && argv[0] && COMMANDS.includes(argv[0]) && argv[0] !== 'init') {
+    return new UsageError(`name a stage: ship ${argv[0]} <stage>`, { reason: 'missing-stage' });
+  }
+  const did = /Did you mean (\S+)\?/.exec(msg);
+  if (did && argv[0] && !argv[0].startsWith('-')) return new UsageError(`unknown command '${argv[0]}'`, { hint: `did you mean \`ship ${did[1]}\`? (ship --help lists the commands)` });
+  return new UsageError(msg.split('\n')[0], { hint: 'ship --help' });
+}
+
+const COMMANDS = ['deploy', 'rollback', 'releases', 'prune', 'unlock', 'switch', 'status', 'migrate', 'check', 'maintenance', 'exec', 'init', 'completion'];
+
+/** Every long flag of every command, for "did you mean". */
+const FLAGS = ['config', 'cwd', 'json', 'verbose', 'quiet', 'concurrency', 'color', 'no-color', 'help', 'version', 'lock-wait', 'dry-run', 'switch', 'no-switch', 'strategy', 'batch', 'canary', 'pause', 'hosts', 'roles', 'to', 'force', 'keep', 'contract', 'status', 'template', 'format'];
+
+/** The nearest word by edit distance, if near enough to be a typo. */
+export function closest(word: string, words: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const w of words) {
+    const d = editDistance(word, w);
+    if (d < bestD) [best, bestD] = [w, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length];
+}
+
+/** `stages: a, b` for a hint, read from the config of --cwd/--config when it loads. */
+async function stagesHint(argv: string[]): Promise<string> {
+  const names = await stageNames(argv);
+  return names.length ? `stages: ${names.join(', ')}` : 'the stages are the keys of `stages` in the config';
+}
+
+/** Loads the config (quietly) to learn its stage names, for hints and completion. */
+async function stageNames(argv: string[]): Promise<string[]> {
+  const flag = (name: string) => {
+    const i = argv.findIndex((w) => w === `--${name}` || w.startsWith(`--${name}=`));
+    if (i < 0) return undefined;
+    return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
+  };
+  try {
+    const { loadConfig } = await import('./config/load.js');
+    return (await loadConfig({ cwd: flag('cwd'), configFile: flag('config') })).stageNames;
+  } catch {
+    return [];
+  }
+}
+
+/** The config's stages, read before yargs runs when the shell asks for completions. */
+let completionStages: string[] = [];
+
+const STAGE_COMMANDS = new Set(COMMANDS.filter((c) => c !== 'init' && c !== 'completion'));
+
+/** Shell completion: commands and flags from yargs; after a command that takes one, the config's stage names. */
+function completeWords(current: string, a: Record<string, unknown>, defaults: (cb: (err: Error | null, words: string[]) => void) => void, done: (words: string[]) => void): void {
+  const words = ((a._ as unknown[]) ?? []).map(String).filter((w) => w !== 'ship' && w !== '--get-yargs-completions');
+  const cmd = words[0];
+  if (cmd && STAGE_COMMANDS.has(cmd) && words.length <= 2 && !current.startsWith('-')) {
+    done(completionStages.filter((n) => n.startsWith(current)));
+    return;
+  }
+  defaults((_err, list) => done(list));
+}
+
 /** --strategy/--batch/--canary as overrides of the stage's strategy (checked in loadStage). */
 function strategyFlags(a: Common): CommandOptions['strategy'] {
   if (a.strategy === undefined && a.batch === undefined && a.canary === undefined) return undefined;
@@ -281,6 +402,11 @@ function strategyFlags(a: Common): CommandOptions['strategy'] {
 function splitList(v: unknown): string[] | undefined {
   if (typeof v !== 'string' || !v) return undefined;
   return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** ship's own version: the package.json beside dist/ (or src/), never the project's. */
+export function shipVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 /** The only place ship exits. */

@@ -56,6 +56,8 @@ export interface HostRun {
 export interface BuildInfo {
   dir: string;
   revision?: string;
+  /** The git work tree had uncommitted changes when it was built. */
+  dirty?: boolean;
   files: { path: string; size: number; mode: number; sha256: string }[];
   links: { path: string; target: string }[];
   dirs: string[];

@@ -17,6 +17,7 @@ export interface HistoryEntry {
   /** State changes this entry makes, by release id. */
   states?: Record<string, ReleaseState>;
   revision?: string;
+  dirty?: boolean;
   user?: string;
   message?: string;
   removed?: string[];

@@ -41,6 +41,12 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
     throw e;
   }
   const ms = Date.now() - t0;
+  const hooked = !!(ctx.stage.hooks[`before:${step.name}`] ?? ctx.stage.hooks[`after:${step.name}`]);
+  const skipped = hooked ? undefined : step.skip?.(ctx, hosts);
+  if (skipped) {
+    ctx.events.emit({ type: 'step', step: step.name, status: 'skipped', message: skipped, ...scope });
+    return;
+  }
   ctx.stepMs[step.name] = (ctx.stepMs[step.name] ?? 0) + ms;
   ctx.events.emit({ type: 'step', step: step.name, status: 'done', ms, ...scope });
 }

@@ -1,4 +1,4 @@
-// ship: deploy config for {{app}}. Docs: DESIGN.md of ship; `ship check <stage>` tests it.
+// ship: deploy config for {{app}}. `ship check <stage>` tests it; `ship --help` lists the commands.
 import { defineConfig } from 'ship-deploy';
 
 export default defineConfig({
@@ -8,7 +8,8 @@ export default defineConfig({
   keepReleases: 5,
   shared: { dirs: ['storage'], files: [] },
   env: { NODE_ENV: 'production' },
-  // Run on each host after the switch: see deploy/ for nginx, pm2, systemd, php-fpm.
+  // Run on each host after the switch. `ship init --template nginx pm2 systemd php-fpm` writes
+  // server files for it under deploy/.
   reload: 'pm2 reload {{app}}',
   // healthcheck: { url: 'http://127.0.0.1:{{appPort}}/healthz' },
   // Old pages keep finding their fingerprinted files after a deploy or rollback.

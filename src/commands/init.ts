@@ -2,6 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandOptions, CommandResult } from '../api.js';
+import { SEARCH_PLACES, shadowedConfigs } from '../config/load.js';
 import { ShipError, UsageError } from '../errors.js';
 
 /** templates/ of the package (src/commands → ../../templates; dist/commands likewise). */
@@ -113,6 +114,7 @@ export async function init(o: CommandOptions, opts: InitOptions = {}, print?: (r
       .replace('export default defineConfig({', 'export default {')
       .replace(/\}\);\s*$/, '};\n');
   }
+  if (format !== 'ts') config = withSchemaRef(config, format, cwd);
   writes.push({ path: path.join(cwd, configName), rel: configName, content: config, template: 'config' });
   for (const name of names) {
     for (const f of TEMPLATE_SETS[name]) {
@@ -137,15 +139,58 @@ export async function init(o: CommandOptions, opts: InitOptions = {}, print?: (r
       throw new ShipError(`could not write ${w.path}: ${(e as Error).message}`, { reason: 'init' });
     }
   }
-  const rows = writes.map((w) => ({ path: w.rel, template: w.template, overwritten: existing.includes(w) }));
+  const rows: object[] = writes.map((w) => ({ type: 'file', path: w.rel, template: w.template, overwritten: existing.includes(w) }));
+  const lines = writes.map((w) => `wrote ${w.rel}${existing.includes(w) ? ' (overwritten)' : ''}`);
+  const ignored = await ignoreShipDir(cwd);
+  if (ignored) {
+    rows.push({ type: 'file', path: '.gitignore', template: 'gitignore', overwritten: false });
+    lines.push(ignored === 'created' ? 'wrote .gitignore (ignores .ship/)' : 'added .ship/ to .gitignore');
+  }
+  const configs = otherConfigs(cwd, configName);
+  if (configs.length) {
+    const used = [...configs, configName].sort((a, b) => SEARCH_PLACES.indexOf(a) - SEARCH_PLACES.indexOf(b))[0];
+    const msg = `several config files in ${cwd}: ${[configName, ...configs].join(', ')}; ship uses ${used}`;
+    o.events?.warn(msg);
+    rows.push({ type: 'warning', message: msg });
+  }
   const next = names.length ? `\nServer files are under deploy/: each starts with how to install it.` : '';
-  print?.(
-    rows,
-    `${writes.map((w) => `wrote ${w.rel}${existing.includes(w) ? ' (overwritten)' : ''}`).join('\n')}\n` +
-      `Next: set your hosts in ${configName}, then \`ship check production\`.${next}`,
-  );
+  print?.(rows, `${lines.join('\n')}\nNext: set your hosts in ${configName}, then \`ship check production\`.${next}`);
   o.events?.emit({ type: 'summary', command: 'init', stage: '', exitCode: 0, hosts: [], ms: Date.now() - t0, steps: {}, bytesSent: 0, pruned: {} });
   return { exitCode: 0 };
+}
+
+/** `.ship/` (the demo stage's deploys, local state) kept out of git: appended to .gitignore, made if missing. */
+async function ignoreShipDir(cwd: string): Promise<'created' | 'added' | undefined> {
+  const file = path.join(cwd, '.gitignore');
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text !== undefined && /^\/?\.ship\/?\s*$/m.test(text)) return undefined;
+  await fs.writeFile(file, `${text ?? ''}${text && !text.endsWith('\n') ? '\n' : ''}.ship/\n`);
+  return text === undefined ? 'created' : 'added';
+}
+
+/** Config files other than `name` that ship would find in `dir`. */
+function otherConfigs(dir: string, name: string): string[] {
+  return shadowedConfigs(path.join(dir, name)).map((f) => path.basename(f));
+}
+
+/**
+ * JSON and YAML configs name the config's JSON Schema for editors, when the project has
+ * ship installed where the reference can point (node_modules/ship-deploy/schema.json here or
+ * in a parent directory, as workspaces hoist it); otherwise no reference to a missing file.
+ */
+function withSchemaRef(config: string, format: 'json' | 'yaml', cwd: string): string {
+  let ref: string | undefined;
+  for (let d = cwd; ; d = path.dirname(d)) {
+    const f = path.join(d, 'node_modules', 'ship-deploy', 'schema.json');
+    if (existsSync(f)) {
+      ref = path.relative(cwd, f).split(path.sep).join('/');
+      if (!ref.startsWith('.')) ref = `./${ref}`;
+      break;
+    }
+    if (path.dirname(d) === d) break;
+  }
+  if (!ref) return config;
+  return format === 'json' ? config.replace(/^\{\n/, `{\n  "$schema": ${JSON.stringify(ref)},\n`) : `# yaml-language-server: $schema=${ref}\n${config}`;
 }
 
 async function readPackageJson(dir: string): Promise<{ name?: string; dependencies?: Record<string, string>; devDependencies?: Record<string, string> } | undefined> {

@@ -5,7 +5,7 @@ import { LockedError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import { parseTimestampId } from '../paths.js';
 import { pruneHost } from '../prune.js';
-import { fmtMs } from '../reporters/format.js';
+import { fmtAge } from '../reporters/format.js';
 import type { Step } from '../steps/types.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
@@ -44,8 +44,8 @@ export function releasesTable(rows: ReleaseRow[], now = Date.now()): string {
     const mine = rows.filter((r) => r.host === host);
     if (!mine.length) out.push('  (no releases)');
     for (const r of [...mine].reverse()) {
-      const age = r.createdAt ? `${fmtMs(Math.max(0, now - Date.parse(r.createdAt)))} ago` : '';
-      out.push(`  ${r.current ? '*' : ' '} ${r.id.padEnd(16)} ${r.state.padEnd(11)} ${age.padEnd(12)} ${r.revision ? r.revision.slice(0, 12) : ''}`.trimEnd());
+      const age = r.createdAt ? fmtAge(r.createdAt, now) : '';
+      out.push(`  ${r.current ? '*' : ' '} ${r.id.padEnd(16)} ${r.state.padEnd(11)} ${age.padEnd(34)} ${r.revision ? r.revision.slice(0, 12) : ''}`.trimEnd());
     }
   }
   return out.join('\n');

@@ -21,9 +21,15 @@ export const SEARCH_PLACES = [
   'ship.config.mjs',
   'ship.config.cjs',
   'ship.config.ts',
+  'ship.config.mts',
+  'ship.config.cts',
   'ship.config.json',
   'ship.config.yaml',
 ];
+
+/** TypeScript configs load with ship's own loader, never the project's TypeScript. */
+const tsLoader = async (file: string): Promise<unknown> => (await import('./ts-loader.js')).loadTsConfig(file);
+const TS_LOADERS = { '.ts': tsLoader, '.mts': tsLoader, '.cts': tsLoader };
 
 /** Hooks that run before any host is connected: only `local:` commands fit. */
 const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
@@ -39,6 +45,8 @@ export interface LoadedConfig {
   dir: string;
   raw: ShipConfigInput;
   stageNames: string[];
+  /** Other config files in the same directory, which ship does not read (`file` wins). */
+  shadowed?: string[];
   /** The merged, checked config of one stage; UsageError (exit 2) when unknown. */
   stage(name: string): Stage;
 }
@@ -50,7 +58,7 @@ export function defineConfig(config: ShipConfigInput): ShipConfigInput {
 
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES });
+  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES, loaders: TS_LOADERS });
   let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
   try {
     found = opts.configFile ? await explorer.load(path.resolve(cwd, opts.configFile)) : await explorer.search(cwd);
@@ -65,11 +73,51 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
       hint: 'run `ship init` to write one, or pass --config <file>',
     });
   }
-  return parseConfig(found.config, found.filepath);
+  const cfg = parseConfig(found.config, found.filepath, { packageDir: workspacePackage(cwd, path.dirname(found.filepath)) });
+  if (!opts.configFile) cfg.shadowed = shadowedConfigs(found.filepath);
+  return cfg;
+}
+
+/** Config files beside `file` that the search would have found after it (package.json only with a "ship" key). */
+export function shadowedConfigs(file: string): string[] {
+  const dir = path.dirname(file);
+  return SEARCH_PLACES.filter((f) => {
+    const p = path.join(dir, f);
+    if (p === file || !existsSync(p)) return false;
+    if (f !== 'package.json') return true;
+    try {
+      return JSON.parse(readFileSync(p, 'utf8')).ship !== undefined;
+    } catch {
+      return false;
+    }
+  }).map((f) => path.join(dir, f));
+}
+
+/**
+ * The workspace package a command was run for, when the config sits above it (one root config
+ * for a monorepo): the nearest directory with a package.json from where ship was invoked up to,
+ * not including, the config's directory. Where ship was invoked: --cwd, else the working
+ * directory — or npm's INIT_CWD when a script of the config's own package runs from a package
+ * below it. Undefined when the config is the package's own.
+ */
+export function workspacePackage(cwd: string, configDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let from = cwd;
+  const init = env.INIT_CWD && path.resolve(env.INIT_CWD);
+  if (from === configDir && init && init.startsWith(configDir + path.sep)) from = init;
+  if (from === configDir || !from.startsWith(configDir + path.sep)) return undefined;
+  for (let d = from; d !== configDir && d.startsWith(configDir + path.sep); d = path.dirname(d)) {
+    if (existsSync(path.join(d, 'package.json'))) return d;
+  }
+  return undefined;
+}
+
+export interface ParseOptions {
+  /** The invoked workspace package's directory, under a root config (see workspacePackage). */
+  packageDir?: string;
 }
 
 /** Checks a config object (as read from `file`) and returns its stages. */
-export function parseConfig(input: unknown, file: string): LoadedConfig {
+export function parseConfig(input: unknown, file: string, popts: ParseOptions = {}): LoadedConfig {
   const dir = path.dirname(file);
   const parsed = configSchema.safeParse(unwrapDefault(input));
   if (!parsed.success) {
@@ -80,7 +128,7 @@ export function parseConfig(input: unknown, file: string): LoadedConfig {
   const problems: ConfigProblem[] = [];
   const stages = new Map<string, Stage>();
   for (const name of stageNames) {
-    const s = resolveStage(raw, name, file, problems);
+    const s = resolveStage(raw, name, file, problems, popts.packageDir);
     if (s) stages.set(name, s);
   }
   if (problems.length) throw new ConfigError(file, problems);
@@ -145,6 +193,14 @@ export function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+function packageJsonName(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function nearestPackageName(dir: string): string | undefined {
   for (let d = dir; ; d = path.dirname(d)) {
     const pj = path.join(d, 'package.json');
@@ -192,16 +248,23 @@ function expandLocal(p: string, dir: string): string {
   return path.resolve(dir, p);
 }
 
-function resolveStage(raw: ShipConfigInput, name: string, file: string, problems: ConfigProblem[]): Stage | undefined {
+function resolveStage(raw: ShipConfigInput, name: string, file: string, problems: ConfigProblem[], packageDir?: string): Stage | undefined {
   const dir = path.dirname(file);
-  const { stages: _stages, ...top } = raw;
-  const merged = deepMerge<StageInput>(top as StageInput, raw.stages[name]);
+  const { stages: _stages, packages, $schema: _schema, ...top } = raw;
+  let merged = deepMerge<StageInput>(top as StageInput, raw.stages[name]);
+  // The invoked workspace package: its own settings from `packages.<name>` win over the stage's.
+  const pkg = packageDir ? packageJsonName(packageDir) : undefined;
+  if (pkg && packages) merged = deepMerge(merged, packages[pkg] ?? packages[pkg.replace(/^@[^/]+\//, '')]);
   const at = (k: string) => `stages.${name}.${k}`;
   const before = problems.length;
+  const base = packageDir ?? dir;
 
-  const app = merged.app ?? nearestPackageName(dir);
+  const app = merged.app ?? nearestPackageName(base);
+  const fill = (s: string) => s.replace(/\{app\}/g, app ?? 'app').replace(/\{stage\}/g, name);
   if (!app) problems.push({ path: 'app', message: 'no app name', hint: "set `app`, or run from a package with a package.json name" });
   const defaultDeployTo = `/var/www/${app ?? 'app'}`;
+  if (merged.deployTo) merged.deployTo = fill(merged.deployTo);
+  merged.hosts = merged.hosts?.map((h) => (typeof h === 'object' && h.deployTo ? { ...h, deployTo: fill(h.deployTo) } : h));
 
   if (!merged.hosts?.length) problems.push({ path: at('hosts'), message: 'a stage needs at least one host', hint: "e.g. hosts: ['deploy@web1.example.com'] or ['local']" });
 
@@ -272,7 +335,8 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     configDir: dir,
     build: {
       command: merged.build?.command,
-      dir: path.resolve(dir, merged.build?.dir ?? 'dist'),
+      dir: path.resolve(base, fill(merged.build?.dir ?? 'dist')),
+      cwd: base,
       exclude: merged.build?.exclude ?? [],
       followSymlinks: merged.build?.followSymlinks ?? false,
     },

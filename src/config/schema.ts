@@ -134,8 +134,12 @@ export const stageSchema = z.object({ ...settings, hosts: z.array(hostSchema).mi
 
 export const configSchema = z
   .object({
+    /** Editors' JSON Schema reference (JSON and YAML configs); ship ignores it. */
+    $schema: z.string().optional(),
     ...settings,
     stages: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a stage name (letters, digits, . _ -)'), stageSchema),
+    /** Per workspace package (by package.json name, with or without its @scope): settings over the stage's. */
+    packages: z.record(z.string(), z.object(settings).strict()).optional(),
   })
   .strict();
 

@@ -68,7 +68,8 @@ export interface Stage {
   app: string;
   configFile: string;
   configDir: string;
-  build: { command?: string; dir: string; exclude: string[]; followSymlinks: boolean };
+  /** `cwd`: where build.command runs — the config's directory, or the workspace package invoked under a root config. */
+  build: { command?: string; dir: string; exclude: string[]; followSymlinks: boolean; cwd?: string };
   keepReleases: number;
   shared: { dirs: string[]; files: string[]; upload?: Record<string, SharedUpload> };
   env: Record<string, string>;

@@ -1,15 +1,39 @@
 import type { Stamped } from '../events.js';
 
+/** A duration: 850ms, 4.2s, 3m 5s, 2h 10m, 3d 4h (the two largest units from minutes up). */
 export function fmtMs(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d) return h ? `${d}d ${h}h` : `${d}d`;
+  if (h) return m ? `${h}h ${m}m` : `${h}h`;
+  return s % 60 ? `${m}m ${s % 60}s` : `${m}m`;
 }
 
+/** How long ago `iso` was, with the date: `3d 4h ago (2026-11-27 10:15 UTC)`. */
+export function fmtAge(iso: string, now = Date.now()): string {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return '';
+  const ago = now - t < 60_000 ? 'just now' : `${fmtMs(Math.max(0, now - t)).replace(/ \d+s$/, '')} ago`;
+  return `${ago} (${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC)`;
+}
+
+/** A size in bytes, KB, MB or GB (powers of 1000, as the unit names say). */
 export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1e3).toFixed(1)} KB`;
+  if (n < 1e9) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e9).toFixed(2)} GB`;
+}
+
+const COLORS = { red: 31, green: 32, yellow: 33, cyan: 36, dim: 2 } as const;
+
+/** ANSI color when `on`, the text as it is otherwise. */
+export function paint(color: keyof typeof COLORS, text: string, on: boolean): string {
+  return on ? `\x1b[${COLORS[color]}m${text}\x1b[${color === 'dim' ? 22 : 39}m` : text;
 }
 
 /** The closing summary, as lines of text for stdout. */

@@ -1,26 +1,39 @@
-import ora, { type Ora } from 'ora';
+import type { Ora, Options as OraOptions } from 'ora';
 import type { Stamped } from '../events.js';
-import { backfillLine, errorLines, fmtMs, summaryLines } from './format.js';
+import { backfillLine, errorLines, fmtMs, paint, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
-/** A spinner per step on a TTY, listing each host as it finishes. */
-export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStream, opts: ReporterOptions): Reporter {
+export type OraFactory = (o: OraOptions) => Ora;
+
+/**
+ * A spinner per step on a TTY, listing each host as it finishes, with what the plain
+ * reporter says of it (sent/reused counts, the release `current` now points at).
+ * Colors are ship's own (none with --no-color or NO_COLOR), never the spinner library's.
+ */
+export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStream, opts: ReporterOptions, ora: OraFactory): Reporter {
+  const color = opts.color !== false;
+  const ok = paint('green', '✔', color);
+  const bad = paint('red', '✖', color);
   let spinner: Ora | undefined;
   let step = '';
   let hostsDone: string[] = [];
-  const stop = (ok: boolean, text?: string) => {
+  const stop = (good: boolean, text?: string) => {
     if (!spinner) return;
-    if (ok) spinner.succeed(text);
-    else spinner.fail(text);
+    spinner.stopAndPersist({ symbol: good ? ok : bad, text: text ?? spinner.text });
     spinner = undefined;
   };
   const label = () => `${step}${hostsDone.length ? `  ${hostsDone.join('  ')}` : ''}`;
+  const above = (text: string) => {
+    spinner?.clear();
+    err.write(`${text}\n`);
+    spinner?.render();
+  };
   return {
     handle(e: Stamped) {
-      if (opts.quiet && e.type !== 'error' && e.type !== 'summary') return;
+      if (opts.quiet && e.type !== 'error' && e.type !== 'summary' && !(e.type === 'log' && e.level === 'warn')) return;
       switch (e.type) {
         case 'plan':
-          err.write(`${e.dryRun ? 'dry run: ' : ''}${e.command} ${e.stage}${e.release ? ` ${e.release}` : ''} → ${e.hosts.join(', ')}\n`);
+          err.write(`${e.dryRun ? 'dry run: ' : ''}${e.command} ${e.stage}${e.release ? ` ${e.release}` : ''} → ${e.hosts.join(', ')}${e.strategy ? ` (${e.strategy})` : ''}\n`);
           if (e.actions) for (const a of e.actions) err.write(`  ${a}\n`);
           break;
         case 'step':
@@ -28,21 +41,26 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
             stop(true);
             step = e.batch ? `${e.step} (batch ${e.batch})` : e.step;
             hostsDone = [];
-            spinner = ora({ text: step, stream: err as NodeJS.WriteStream, color: 'cyan', isEnabled: true }).start();
+            spinner = ora({ text: step, stream: err as NodeJS.WriteStream, color: color ? 'cyan' : false, isEnabled: true }).start();
           } else if (!e.host && e.status === 'done') {
             stop(true, `${label()}${e.ms !== undefined ? ` (${fmtMs(e.ms)})` : ''}`);
+          } else if (!e.host && e.status === 'skipped') {
+            if (spinner) {
+              spinner.stopAndPersist({ symbol: paint('dim', '–', color), text: `${step} skipped${e.message ? ` (${e.message})` : ''}` });
+              spinner = undefined;
+            }
           } else if (!e.host && e.status === 'failed') {
             stop(false, `${step} failed`);
           } else if (e.host && e.status === 'done' && spinner) {
-            hostsDone.push(`${e.host} ✓`);
+            hostsDone.push(`${e.host} ${ok}${e.message ? ` ${e.message}` : ''}`);
             spinner.text = label();
           } else if (e.host && e.status === 'failed' && spinner) {
-            hostsDone.push(`${e.host} ✗`);
+            hostsDone.push(`${e.host} ${bad}`);
             spinner.text = label();
           }
           break;
         case 'switch':
-          if (spinner) spinner.text = `${label()}  ${e.host} → ${e.release}`;
+          above(`  ${e.host}: current → ${e.release}${e.previous ? ` (was ${e.previous})` : ''}`);
           break;
         case 'backfill':
           if (e.state === 'done') {
@@ -52,19 +70,16 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
           } else if (spinner) spinner.text = `${label()}  [${e.host}] ${backfillLine(e)}`;
           break;
         case 'log':
-          if (e.level === 'warn' || e.level === 'info') {
-            spinner?.clear();
-            err.write(`${e.level === 'warn' ? '⚠ ' : ''}${e.host ? `[${e.host}] ` : ''}${e.message}\n`);
-            spinner?.render();
-          }
+          if (e.level === 'warn') above(`${paint('yellow', '⚠', color)} ${e.host ? `[${e.host}] ` : ''}${e.message}`);
+          else if (e.level === 'info') above(`${e.host ? `[${e.host}] ` : ''}${e.message}`);
           break;
         case 'error':
           stop(false);
-          for (const l of errorLines(e)) err.write(`${l}\n`);
+          for (const l of errorLines(e)) err.write(`${paint('red', l, color)}\n`);
           break;
         case 'summary':
           stop(e.exitCode === 0);
-          for (const l of summaryLines(e)) out.write(`${l}\n`);
+          if (opts.summary !== false) for (const l of summaryLines(e)) out.write(`${l}\n`);
           break;
       }
     },

@@ -20,6 +20,7 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
           if (e.status === 'start' && !e.host) line(e, `${e.step}${e.batch ? ` (batch ${e.batch})` : ''} …`);
           else if (e.status === 'done' && e.host) line(e, `${who(e.host)}${e.step} done${e.ms !== undefined ? ` (${fmtMs(e.ms)})` : ''}${e.message ? `: ${e.message}` : ''}`);
           else if (e.status === 'failed') line(e, `${who(e.host)}${e.step} FAILED${e.message ? `: ${e.message}` : ''}`);
+          else if (e.status === 'skipped' && !e.host) line(e, `${e.step}${e.batch ? ` (batch ${e.batch})` : ''} skipped${e.message ? ` (${e.message})` : ''}`);
           else if (e.status === 'skipped' && opts.verbose) line(e, `${who(e.host)}${e.step} skipped${e.message ? `: ${e.message}` : ''}`);
           else if (opts.verbose) line(e, `${who(e.host)}${e.step} ${e.status}${e.ms !== undefined ? ` (${fmtMs(e.ms)})` : ''}`);
           break;
@@ -48,7 +49,7 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
           for (const l of errorLines(e)) err.write(`${l}\n`);
           break;
         case 'summary':
-          for (const l of summaryLines(e)) out.write(`${l}\n`);
+          if (opts.summary !== false) for (const l of summaryLines(e)) out.write(`${l}\n`);
           break;
       }
     },

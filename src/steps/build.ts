@@ -19,7 +19,7 @@ export const build: Step = {
     if (b.command) {
       if (ctx.opts.dryRun) ctx.events.log(`would run: ${b.command}`);
       else {
-        const r = await runSh(wrapCommand(raw(b.command), { cwd: ctx.stage.configDir }), b.command);
+        const r = await runSh(wrapCommand(raw(b.command), { cwd: b.cwd ?? ctx.stage.configDir }), b.command);
         if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
       }
     }
@@ -30,9 +30,19 @@ export const build: Step = {
     startHashing(ctx.build);
     ctx.events.debug(`build: ${hits} of ${ctx.build.files.length} hashes from the local cache`);
     ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
+    if (!process.env.SHIP_REVISION && ctx.build.revision && (await gitDirty(b.cwd ?? ctx.stage.configDir))) {
+      ctx.build.dirty = true;
+      ctx.events.warn(`the git work tree has uncommitted changes: the release is ${ctx.build.revision.slice(0, 12)} plus them (recorded as dirty)`);
+    }
     ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
   },
 };
+
+/** Uncommitted changes (tracked or untracked, not ignored) in the work tree. */
+async function gitDirty(dir: string): Promise<boolean> {
+  const r = await runSh(wrapCommand(raw('git status --porcelain 2>/dev/null'), { cwd: dir }), 'git status');
+  return r.code === 0 && r.stdout.trim() !== '';
+}
 
 async function gitRevision(dir: string): Promise<string | undefined> {
   const r = await runSh(wrapCommand(raw('git rev-parse HEAD 2>/dev/null'), { cwd: dir }), 'git rev-parse HEAD');

@@ -12,6 +12,7 @@ import type { Step } from './types.js';
 export const contract: Step = {
   name: 'contract',
   description: 'run contract migrations that every live release now holds (after-switch)',
+  skip: (ctx) => (ctx.stage.migrations.contract === 'after-switch' ? undefined : 'not configured'),
   async run(ctx) {
     if (ctx.stage.migrations.contract !== 'after-switch' || ctx.opts.dryRun) return;
     const view = await stageView(ctx, true);

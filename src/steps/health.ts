@@ -6,6 +6,7 @@ import type { Step } from './types.js';
 export const health: Step = {
   name: 'health',
   description: 'check health on each host',
+  skip: (ctx, hosts) => (hosts.some((h) => h.cfg.healthcheck) ? undefined : 'not configured'),
   async run(ctx, hosts) {
     if (ctx.opts.dryRun) return;
     const checked = hosts.filter((h) => h.cfg.healthcheck && h.target);

@@ -16,7 +16,7 @@ export const publish: Step = {
       h.published = true;
       h.cwd = h.paths.release(id);
       h.dirs = [...h.dirs, id];
-      await record(ctx, h, { action: 'publish', release: id, revision: ctx.build?.revision, states: { [id]: 'staged' } });
+      await record(ctx, h, { action: 'publish', release: id, revision: ctx.build?.revision, ...(ctx.build?.dirty ? { dirty: true } : {}), states: { [id]: 'staged' } });
     });
   },
 };

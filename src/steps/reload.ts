@@ -5,6 +5,7 @@ import type { Step } from './types.js';
 export const reload: Step = {
   name: 'reload',
   description: 'reload the app / web server',
+  skip: (ctx) => (ctx.stage.reload ? undefined : 'not configured'),
   async run(ctx, hosts) {
     const cmd = ctx.stage.reload;
     if (!cmd || ctx.opts.dryRun) return;

@@ -117,7 +117,7 @@ interface HostPlan {
 /** The manifest fields besides files, as the link step writes them. */
 export function manifestHead(ctx: Ctx): Omit<Manifest, 'files'> {
   const build = ctx.build!;
-  return { release: ctx.release!, revision: build.revision, links: build.links, shared: [...ctx.stage.shared.dirs, ...ctx.stage.shared.files] };
+  return { release: ctx.release!, revision: build.revision, ...(build.dirty ? { dirty: true } : {}), links: build.links, shared: [...ctx.stage.shared.dirs, ...ctx.stage.shared.files] };
 }
 
 async function planHost(ctx: Ctx, h: HostRun, prev: { id: string; parsed: ParsedManifest } | undefined, head: Omit<Manifest, 'files'>): Promise<HostPlan> {

@@ -29,7 +29,7 @@ test('exec runs the joined words with sh in current on every host, with SHIP_* a
   }
   const j = await ship(['exec', 'test', '--json', '--', 'test "$SHIP_HOST" != host2'], { cwd: p.dir });
   assert.is(j.code, 1);
-  const rows = j.events.filter((e) => e.host && e.code !== undefined && e.type === undefined);
+  const rows = j.events.filter((e) => e.host && e.code !== undefined && e.type === 'output');
   assert.equal(rows.map((e) => [e.host, e.code]), [['host1', 0], ['host2', 1], ['host3', 0]]);
   assert.is(j.events.at(-1)!.type, 'summary');
 });

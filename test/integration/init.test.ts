@@ -5,12 +5,12 @@
  * through node.
  */
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkNginxConfig } from '../harness/nginx.js';
-import { rmrf, ship, tmpDir } from '../harness/ship.js';
+import { ROOT, rmrf, ship, tmpDir } from '../harness/ship.js';
 
 const test = suite('ship init');
 const dirs: string[] = [];
@@ -35,6 +35,7 @@ test('writes the config and every template, filled in, and prints what it wrote'
   assert.is(r.code, 0, r.stderr);
   const files = walk(d).filter((f) => f !== 'package.json').sort();
   assert.equal(files, [
+    '.gitignore',
     'deploy/maintenance.html',
     'deploy/nginx/web-shop.conf',
     'deploy/php-fpm/nginx.conf',
@@ -104,13 +105,62 @@ test('--format json and yaml write configs that load; the app name falls back to
     const d = project(null);
     const r = await ship(['init', '--format', format, '--json'], { cwd: d });
     assert.is(r.code, 0, r.stderr);
-    assert.equal(r.events.filter((e) => e.path).map((e) => e.path), [`ship.config.${format}`]);
+    assert.equal(r.events.filter((e) => e.path).map((e) => e.path), [`ship.config.${format}`, '.gitignore']);
     assert.is(r.events.at(-1)!.type, 'summary');
     const text = readFileSync(path.join(d, `ship.config.${format}`), 'utf8');
     assert.match(text, path.basename(d), text);
     const rel = await ship(['releases', 'demo'], { cwd: d });
     assert.is(rel.code, 0, `${format}: ${rel.stderr}`);
   }
+});
+
+test('.ship/ is added to .gitignore once; the config names no file the project lacks', async () => {
+  const d = project();
+  writeFileSync(path.join(d, '.gitignore'), 'node_modules/\n/dist');
+  const r = await ship(['init'], { cwd: d });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, 'added .ship/ to .gitignore');
+  assert.is(readFileSync(path.join(d, '.gitignore'), 'utf8'), 'node_modules/\n/dist\n.ship/\n');
+  const again = await ship(['init', '--force'], { cwd: d });
+  assert.is(again.code, 0, again.stderr);
+  assert.is(readFileSync(path.join(d, '.gitignore'), 'utf8'), 'node_modules/\n/dist\n.ship/\n', 'not added twice');
+  for (const format of ['ts', 'json', 'yaml']) {
+    const text = readFileSync(path.join(ROOT, `templates/ship.config.${format}`), 'utf8');
+    // Files it may name: only those ship init writes (deploy/… with --template) or the build's.
+    for (const m of text.matchAll(/[\w./-]+\.(?:md|conf|json|cjs|service|html)\b/g)) assert.unreachable(`ship.config.${format} names ${m[0]}`);
+  }
+});
+
+test('a second config file: ship init warns, naming both and the one ship uses', async () => {
+  const d = project();
+  assert.is((await ship(['init'], { cwd: d })).code, 0);
+  const r = await ship(['init', '--format', 'json'], { cwd: d });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /several config files .*ship\.config\.json.*ship\.config\.ts.*ship uses ship\.config\.ts/);
+  // And every command that loads the config says so too.
+  const rel = await ship(['releases', 'demo'], { cwd: d });
+  assert.is(rel.code, 0, rel.stderr);
+  assert.match(rel.stderr, /several config files.*ship uses ship\.config\.ts/);
+});
+
+test('JSON and YAML configs point at the JSON Schema of the installed ship', async () => {
+  const d = project();
+  const pkgDir = path.join(d, 'node_modules/ship-deploy');
+  mkdirSync(pkgDir, { recursive: true });
+  copyFileSync(path.join(ROOT, 'schema.json'), path.join(pkgDir, 'schema.json'));
+  mkdirSync(path.join(d, 'json'));
+  mkdirSync(path.join(d, 'yaml'));
+  assert.is((await ship(['init', '--format', 'json'], { cwd: path.join(d, 'json') })).code, 0);
+  assert.is((await ship(['init', '--format', 'yaml'], { cwd: path.join(d, 'yaml') })).code, 0);
+  const json = JSON.parse(readFileSync(path.join(d, 'json/ship.config.json'), 'utf8'));
+  assert.is(json.$schema, '../node_modules/ship-deploy/schema.json');
+  assert.match(readFileSync(path.join(d, 'yaml/ship.config.yaml'), 'utf8'), /^# yaml-language-server: \$schema=\.\.\/node_modules\/ship-deploy\/schema\.json\n/);
+  // The schema is the config's: it knows the keys and the config with $schema still loads.
+  const schema = JSON.parse(readFileSync(path.join(ROOT, 'schema.json'), 'utf8'));
+  for (const k of ['app', 'deployTo', 'stages', 'hooks', 'strategy']) assert.ok(schema.properties[k], k);
+  assert.is(schema.additionalProperties, false);
+  const rel = await ship(['releases', 'demo'], { cwd: path.join(d, 'json') });
+  assert.is(rel.code, 0, rel.stderr);
 });
 
 test('an unknown template: exit 2 naming it and the known ones, nothing written', async () => {
