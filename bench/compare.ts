@@ -390,7 +390,7 @@ function report(
   if (fleet && one) le(`incremental, ${fleet.hosts} hosts / 1 host (ship)`, shipMs(fleet) / shipMs(one), 3.0);
   le('switch skew, 4 hosts (median)', m(shipSkew), 15, (v) => `${v.toFixed(1)} ms`);
   const rss100 = Math.max(...rows.flatMap((r) => r.ship.map((s) => s.rss)));
-  le('peak RSS, 100 MB build (max of all runs)', rss100, 150 * 1048576, size);
+  le('peak RSS, the build above (max of all runs)', rss100, 150 * 1048576, size);
   if (big && !('error' in big)) le(`peak RSS, ${big.files} MB build (1 host)`, big.rss, 150 * 1048576, size);
   out.push('', 'targets:');
   for (const [name, v, limit, fmt] of targets) {
