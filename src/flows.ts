@@ -1,5 +1,9 @@
 import type { FlowItem } from './runner.js';
 import { build } from './steps/build.js';
+import { colorPromote, colorRollback } from './steps/color-choose.js';
+import { colorHealth } from './steps/color-health.js';
+import { route } from './steps/route.js';
+import { startColor } from './steps/start-color.js';
 import { connect } from './steps/connect.js';
 import { contract } from './steps/contract.js';
 import { finish } from './steps/finish.js';
@@ -27,3 +31,13 @@ export const stagedFlow: FlowItem[] = [build, connect, lock, upload, link, publi
 export const switchFlow: FlowItem[] = [connect, lock, promote, rollout, contract, finish];
 
 export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finish];
+
+/**
+ * Two colors per host (the stage has `processes`): the new release starts beside the old
+ * one, is checked on its own port, then the router moves traffic and `current` follows.
+ */
+export const colorDeployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, startColor, colorHealth, route, contract, finish];
+
+export const colorSwitchFlow: FlowItem[] = [connect, lock, colorPromote, startColor, colorHealth, route, contract, finish];
+
+export const colorRollbackFlow: FlowItem[] = [connect, lock, colorRollback, startColor, colorHealth, route, finish];

@@ -54,9 +54,38 @@ export interface Stage {
   healthcheck?: Healthcheck;
   assets?: { dirs: string[]; keep: number };
   hooks: Record<string, string[]>;
-  strategy: { type: StrategyType; batchSize: number; canary: number };
+  strategy: {
+    type: StrategyType;
+    batchSize: number;
+    canary: number;
+    /** Weighted canary (two colors): traffic percentages walked in order, ending at 100. */
+    steps?: number[];
+    stepTime?: number;
+    gates?: Gates;
+  };
+  /** Two colors per host (processes + ports given): see src/colors/. */
+  colors?: Colors;
   concurrency: number;
   reuse: 'link' | 'copy';
   maintenance: { page?: string };
   hosts: HostConfig[];
+}
+
+/** Canary gates: the new color may be this much worse than the old one. */
+export interface Gates {
+  /** Percentage points of 5xx answers above the old color's rate. */
+  errorRate: number;
+  /** Factor over the old color's p95 of $request_time. */
+  p95: number;
+  /** Requests the new color must have answered in a step before it is judged. */
+  minRequests: number;
+}
+
+export interface Colors {
+  start: string;
+  stop: string;
+  keepOld: 'next-deploy' | 'none';
+  ports: { blue: number; green: number };
+  /** Relative paths are relative to deployTo. */
+  router: { file: string; accessLog: string; reload: string; name: string };
 }
