@@ -1,5 +1,6 @@
 import { UsageError, type ConfigProblem } from '../errors.js';
 import type { RunOptions } from '../context.js';
+import { appSlug } from '../commands/init.js';
 import { toMs, type StageInput } from '../config/schema.js';
 import type { Colors, Gates, HostConfig, Stage } from '../config/types.js';
 
@@ -13,11 +14,11 @@ export const DEFAULT_GATES: Gates = { errorRate: 0.5, p95: 1.5, minRequests: 50 
 export function resolveColors(merged: StageInput, app: string, hosts: HostConfig[], problems: ConfigProblem[]): Colors | undefined {
   const p = merged.processes;
   if (!p) {
-    if (merged.ports) problems.push({ path: 'ports', message: 'ports without processes', hint: 'two colors need processes: { start, stop } as well (see docs/blue-green.md)' });
+    if (merged.ports || hosts.some((h) => h.ports)) problems.push({ path: 'ports', message: 'ports without processes', hint: 'two colors need processes: { start, stop } as well (see docs/blue-green.md)' });
     if (merged.router) problems.push({ path: 'router', message: 'router without processes', hint: 'the router file is written only in two-color mode (processes + ports)' });
     return undefined;
   }
-  if (!merged.ports) {
+  if (!merged.ports && hosts.some((h) => !h.ports)) {
     problems.push({ path: 'ports', message: 'processes need ports: { blue, green }', hint: 'e.g. ports: { blue: 3001, green: 3002 }' });
     return undefined;
   }
@@ -34,7 +35,7 @@ export function resolveColors(merged: StageInput, app: string, hosts: HostConfig
     start: p.start,
     stop: p.stop,
     keepOld: p.keepOld ?? 'next-deploy',
-    ports: { blue: merged.ports.blue, green: merged.ports.green },
+    ports: merged.ports ?? hosts[0].ports!,
     router: {
       file: r.file ?? '.ship/router/upstream.conf',
       accessLog: r.accessLog ?? '.ship/router/access.log',
@@ -46,7 +47,7 @@ export function resolveColors(merged: StageInput, app: string, hosts: HostConfig
 
 /** nginx names (upstreams, variables) for an app: `my-app.web` → `my_app_web`. */
 export function routerName(app: string): string {
-  return app.replace(/^@[^/]+\//, '').replace(/[^A-Za-z0-9_]/g, '_') || 'app';
+  return appSlug(app).replace(/[^A-Za-z0-9_]/g, '_');
 }
 
 /** `strategy.steps`, `stepTime`, `gates`: only with two colors and the canary strategy. */

@@ -101,9 +101,14 @@ function escapeRe(s: string): string {
   return s.replace(/[.]/g, '\\.');
 }
 
+/** A host's ports: its own, else the stage's. */
+export function portsOf(h: HostRun, colors: Pick<Colors, 'ports'>): Record<Color, number> {
+  return h.cfg.ports ?? colors.ports;
+}
+
 /** Moves traffic on one host: writes the router file atomically, then reloads the router. */
 export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: ColorState): Promise<void> {
-  await writeAtomic(h, routerPath(h, colors.router.file), renderRouter(colors.router.name, colors, s));
+  await writeAtomic(h, routerPath(h, colors.router.file), renderRouter(colors.router.name, { ports: portsOf(h, colors) }, s));
   await writeState(h, s);
   await run(h, raw(colors.router.reload), `router reload (${colors.router.reload})`, { cwd: h.root });
   ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });

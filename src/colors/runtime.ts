@@ -4,7 +4,7 @@ import type { Ctx, HostRun } from '../context.js';
 import { hostEnv, hostExtraEnv } from '../context.js';
 import { InternalError, toShipError } from '../errors.js';
 import { otherColor, type Color } from './gates.js';
-import { fillCommand, readState, writeState, type ColorState } from './router.js';
+import { fillCommand, portsOf, readState, writeState, type ColorState } from './router.js';
 
 export interface HostColors {
   /** The state as it is now on the host (kept in step with state.json). */
@@ -47,13 +47,13 @@ export function colorOf(s: ColorState, release: string): Color | undefined {
 }
 
 export function setColorEnv(h: HostRun, colors: Colors, c: Color): void {
-  hostExtraEnv.set(h, { SHIP_COLOR: c, SHIP_PORT: String(colors.ports[c]) });
+  hostExtraEnv.set(h, { SHIP_COLOR: c, SHIP_PORT: String(portsOf(h, colors)[c]) });
 }
 
 /** Runs `processes.start` or `stop` for one color, in that release's directory. */
 export async function processCommand(ctx: Ctx, h: HostRun, which: 'start' | 'stop', c: Color, release: string) {
   const colors = colorsOf(ctx);
-  const vars = { release, releasePath: h.paths.release(release), port: colors.ports[c], color: c };
+  const vars = { release, releasePath: h.paths.release(release), port: portsOf(h, colors)[c], color: c };
   const cmd = fillCommand(which === 'start' ? colors.start : colors.stop, vars);
   const cwd = (await h.t.stat(vars.releasePath))?.type === 'dir' ? vars.releasePath : h.root;
   return h.t.exec(cmd, { cwd, env: { ...hostEnv(ctx, h), SHIP_COLOR: c, SHIP_PORT: String(vars.port), SHIP_RELEASE: release, SHIP_RELEASE_PATH: vars.releasePath }, timeoutMs: 120_000 });
@@ -72,5 +72,5 @@ export async function stopColor(ctx: Ctx, h: HostRun, r: HostColors, c: Color): 
   delete r.state.releases[c];
   r.state.weights[c] = 0;
   await writeState(h, r.state);
-  ctx.events.log(`stopped ${release} on ${c} (port ${colorsOf(ctx).ports[c]})`, h.name);
+  ctx.events.log(`stopped ${release} on ${c} (port ${portsOf(h, colorsOf(ctx))[c]})`, h.name);
 }

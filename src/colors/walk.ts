@@ -10,7 +10,7 @@ import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { ShipError } from '../errors.js';
 import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
-import { applyRouter, fileSize, readSince, routerPath, writeState } from './router.js';
+import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, stopColor } from './runtime.js';
 
 /** A step waits at most this many stepTimes for minRequests. */
@@ -101,14 +101,15 @@ async function readFigures(ctx: Ctx, hosts: HostRun[], logs: Map<HostRun, { file
     const r = await hostColors(h);
     const l = logs.get(h)!;
     const text = await readSince(h, l.file, l.offset);
-    const per = colorFigures(text, colors.ports);
+    const ports = portsOf(h, colors);
+    const per = colorFigures(text, ports);
     const fc = r.fresh!;
     for (const line of text.split('\n')) {
       const e = parseLine(line);
       const port = e && Number(/:(\d+)$/.exec(e.upstream)?.[1]);
       if (!e) continue;
-      if (port === colors.ports[fc]) fresh.push(e);
-      else if (port === colors.ports[otherColor(fc)]) old.push(e);
+      if (port === ports[fc]) fresh.push(e);
+      else if (port === ports[otherColor(fc)]) old.push(e);
     }
     return `${fc}: ${per[fc].requests} requests, ${per[fc].errors} 5xx; ${otherColor(fc)}: ${per[otherColor(fc)].requests}, ${per[otherColor(fc)].errors} 5xx`;
   });

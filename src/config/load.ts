@@ -330,5 +330,6 @@ function resolveHost(
     ssh: sshOpts,
     env: { ...(merged.env ?? {}), ...(obj?.env ?? {}) },
     healthcheck: hc(deepMerge(merged.healthcheck, obj?.healthcheck)),
+    ports: obj?.ports ?? merged.ports,
   };
 }

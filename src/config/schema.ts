@@ -89,6 +89,7 @@ export const hostObjectSchema = z
     ssh: sshSchema.optional(),
     env: z.record(z.string(), z.string()).optional(),
     healthcheck: healthcheckSchema.optional(),
+    ports: portsSchema.optional(),
   })
   .strict();
 

@@ -34,6 +34,8 @@ export interface HostConfig {
   ssh: SshOptions;
   env: Record<string, string>;
   healthcheck?: Healthcheck;
+  /** Two colors: this host's ports (the stage's `ports`, or its own). */
+  ports?: { blue: number; green: number };
 }
 
 export type StrategyType = 'all-at-once' | 'rolling' | 'canary';

@@ -2,6 +2,7 @@ import { forEachHost } from '../context.js';
 import { ShipError, toShipError } from '../errors.js';
 import { judge, requestOnce } from '../health.js';
 import { colorsOf, hostColors, stopColor } from '../colors/runtime.js';
+import { portsOf } from '../colors/router.js';
 import type { Step } from './types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,7 +22,7 @@ export const colorHealth: Step = {
       const r = await hostColors(h);
       const hc = h.cfg.healthcheck;
       if (!hc || !r.fresh || !h.target) return;
-      const port = colors.ports[r.fresh];
+      const port = portsOf(h, colors)[r.fresh];
       const url = colorUrl(hc.url, port);
       const want = hc.contains?.replaceAll('{release}', h.target);
       let last = '';

@@ -7,7 +7,7 @@ import { releaseInfos } from '../releases.js';
 import { planBatches } from '../runner.js';
 import { switchHost } from '../switch.js';
 import { otherColor, type Color } from '../colors/gates.js';
-import { applyRouter, type ColorState } from '../colors/router.js';
+import { applyRouter, portsOf, type ColorState } from '../colors/router.js';
 import { colorsOf, hostColors, stopColor } from '../colors/runtime.js';
 import { walkCanary } from '../colors/walk.js';
 import type { Step } from './types.js';
@@ -86,7 +86,7 @@ async function blueGreen(ctx: Ctx, hosts: HostRun[]): Promise<void> {
       r.state.live = c;
       delete r.state.canary;
       await applyRouter(ctx, h, colors, r.state);
-      return `all traffic on ${c} (${h.target}, port ${colors.ports[c]})`;
+      return `all traffic on ${c} (${h.target}, port ${portsOf(h, colors)[c]})`;
     });
     if (batched) await runHook(ctx, 'undrain', batch);
   }

@@ -1,7 +1,7 @@
 import { forEachHost } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
 import { colorOf, colorsOf, hostColors, idleColor, processCommand, setColorEnv, stopColor } from '../colors/runtime.js';
-import { writeState } from '../colors/router.js';
+import { portsOf, writeState } from '../colors/router.js';
 import type { Step } from './types.js';
 
 /**
@@ -31,12 +31,12 @@ export const startColor: Step = {
       if (running) {
         r.fresh = running;
         setColorEnv(h, colors, running);
-        return `${target} already runs on ${running} (port ${colors.ports[running]})`;
+        return `${target} already runs on ${running} (port ${portsOf(h, colors)[running]})`;
       }
       const c = idleColor(r.state);
       r.fresh = c;
       setColorEnv(h, colors, c);
-      const port = colors.ports[c];
+      const port = portsOf(h, colors)[c];
       if (ctx.opts.dryRun) {
         const old = r.state.releases[c];
         ctx.events.log(`would ${old ? `stop ${old} on ${c}, then ` : ''}start ${target} on ${c} (port ${port})`, h.name);
