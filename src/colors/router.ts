@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
-import { run } from '../context.js';
+import { hostEnv, run } from '../context.js';
 import { ShipError } from '../errors.js';
 import { quote, raw, sh, Shell } from '../shell.js';
 import { type Color } from './gates.js';
@@ -75,23 +75,31 @@ export async function writeState(h: HostRun, s: ColorState): Promise<void> {
 
 /**
  * The nginx include for one app: an upstream per color, one `<name>_split` with the
- * weights (a color at 0 % is left out: nginx has no weight 0), a map from the
- * `ship_color` cookie to the upstream (only for colors that take traffic, so a
- * browser stays on the color that served its page while both do, and follows the switch
- * once one color has it all), and a map naming the color that answered, for the cookie.
+ * weights (a color at 0 % is left out: nginx has no weight 0), and two maps that make a
+ * browser stick to one color while both take traffic:
+ *
+ * - `$<name>_upstream`: the `ship_route` cookie → that color's upstream, else the split.
+ * - `$<name>_route_cookie`: the Set-Cookie value naming the color that answered (the
+ *   site adds it with add_header), empty — so no header — when one color has it all.
+ *
+ * The cookie's value is `<newest release>-<color>`: a browser keeps the color that served
+ * its page (and so its lazy chunks' release) during one rollout, and is dealt afresh by
+ * weight in the next one, never pinned by an old cookie.
  */
 export function renderRouter(name: string, colors: Pick<Colors, 'ports'>, s: Pick<ColorState, 'releases' | 'weights'>): string {
   const addr = (c: Color) => `127.0.0.1:${colors.ports[c]}`;
   const live = COLORS.filter((c) => s.weights[c] > 0);
   if (!live.length) throw new ShipError('the router would send traffic nowhere (both colors at 0 %)', { reason: 'router' });
+  const split = live.length > 1;
+  const token = COLORS.map((c) => s.releases[c] ?? '').sort().at(-1) || 'ship';
   const lines = [
     '# Written by ship: replaced on every deploy, switch and rollback. Do not edit.',
     ...COLORS.map((c) => `# ${c}: ${addr(c)} ${s.releases[c] ?? '(nothing)'} ${s.weights[c]} %`),
     '',
     ...COLORS.map((c) => `upstream ${name}_${c} {\n    server ${addr(c)};\n    keepalive 16;\n}`),
     `upstream ${name}_split {\n${live.map((c) => `    server ${addr(c)} weight=${s.weights[c]};`).join('\n')}\n    keepalive 16;\n}`,
-    `map $cookie_ship_color $${name}_upstream {\n    default ${name}_split;\n${live.length > 1 ? live.map((c) => `    ${c} ${name}_${c};\n`).join('') : ''}}`,
-    `map $upstream_addr $${name}_color {\n    default "";\n${COLORS.map((c) => `    ~${escapeRe(addr(c))}$ ${c};\n`).join('')}}`,
+    `map $cookie_ship_route $${name}_upstream {\n    default ${name}_split;\n${split ? live.map((c) => `    ${token}-${c} ${name}_${c};\n`).join('') : ''}}`,
+    `map $upstream_addr $${name}_route_cookie {\n    default "";\n${split ? live.map((c) => `    ~${escapeRe(addr(c))}$ "ship_route=${token}-${c}; Path=/; HttpOnly; SameSite=Lax";\n`).join('') : ''}}`,
     '',
   ];
   return lines.join('\n');
@@ -110,7 +118,7 @@ export function portsOf(h: HostRun, colors: Pick<Colors, 'ports'>): Record<Color
 export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: ColorState): Promise<void> {
   await writeAtomic(h, routerPath(h, colors.router.file), renderRouter(colors.router.name, { ports: portsOf(h, colors) }, s));
   await writeState(h, s);
-  await run(h, raw(colors.router.reload), `router reload (${colors.router.reload})`, { cwd: h.root });
+  await run(h, raw(colors.router.reload), `router reload (${colors.router.reload})`, { cwd: h.root, env: hostEnv(ctx, h) });
   ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });
 }
 

@@ -8,7 +8,8 @@
  */
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
-import { ShipError } from '../errors.js';
+import { carryBackAssets } from '../assets.js';
+import { ShipError, toShipError } from '../errors.js';
 import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
 import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, stopColor } from './runtime.js';
@@ -122,9 +123,20 @@ function out(f?: { fresh: Figures; old: Figures }) {
   return { new: one(f.fresh), old: one(f.old) };
 }
 
-/** All traffic back on the old color on every host, at once; the new color is stopped. */
+/**
+ * All traffic back on the old color on every host, at once; the new color is stopped.
+ * First, as a rollback does, the old release gets the new one's asset files, so a
+ * browser holding a page of the canary still finds its chunks once it is moved back.
+ */
 async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  const shadows: HostRun[] = [];
+  for (const h of hosts) {
+    const r = await hostColors(h);
+    const old = r.state.releases[otherColor(r.fresh!)];
+    if (old && old !== h.target) shadows.push({ ...h, currentId: h.target, target: old });
+  }
+  await carryBackAssets(ctx, shadows).catch((e) => ctx.events.warn(`carrying the canary's asset files back failed: ${toShipError(e).message}`));
   await forEachHost(ctx, 'route back', hosts, async (h) => {
     const r = await hostColors(h);
     const old: Color = otherColor(r.fresh!);

@@ -55,8 +55,11 @@ export interface LoadOptions {
   maxMs?: number;
   maxRequests?: number;
   timeoutMs?: number;
-  /** Each worker keeps the cookies it is sent and sends them back, as a browser does. */
-  cookies?: boolean;
+  /**
+   * Each worker keeps the cookies it is sent and sends them back, as a browser does;
+   * 'per-page': a new visitor for each page (the jar is emptied before it).
+   */
+  cookies?: boolean | 'per-page';
 }
 
 export interface LoadReport {
@@ -122,6 +125,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
     const jar = opts.cookies ? new Map<string, string>() : undefined;
     while (!done()) {
       const url = opts.urls[n++ % opts.urls.length];
+      if (opts.cookies === 'per-page') jar?.clear();
       const v = await one(url, 'page', opts.check, jar);
       for (const f of v?.follow ?? []) await one(f.url, 'follow', f.check, jar);
       if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));

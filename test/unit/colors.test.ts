@@ -97,14 +97,16 @@ r('split: both colors weighted, the cookie map pins a browser to a color taking 
   const text = renderRouter('shop', { ports }, { releases: { blue: 'A', green: 'B' }, weights: { blue: 90, green: 10 } });
   assert.match(text, 'server 127.0.0.1:3001 weight=90;');
   assert.match(text, 'server 127.0.0.1:3002 weight=10;');
-  assert.match(text, /map \$cookie_ship_color \$shop_upstream \{[^}]*blue shop_blue;[^}]*green shop_green;/);
+  assert.match(text, /map \$cookie_ship_route \$shop_upstream \{[^}]*B-blue shop_blue;[^}]*B-green shop_green;/);
+  assert.match(text, /map \$upstream_addr \$shop_route_cookie \{[^}]*"ship_route=B-green; Path=\/; HttpOnly; SameSite=Lax";/);
 });
 r('one color at 100 %: the other is left out of the split (nginx has no weight 0) and the cookie is ignored', () => {
   const text = renderRouter('shop', { ports }, { releases: { blue: 'A', green: 'B' }, weights: { blue: 0, green: 100 } });
   const split = /upstream shop_split \{([^}]*)\}/.exec(text)![1];
   assert.not.match(split, '3001');
   assert.match(split, 'server 127.0.0.1:3002 weight=100;');
-  assert.not.match(/map \$cookie_ship_color[^}]*\}/.exec(text)![0], 'shop_blue');
+  assert.not.match(/map \$cookie_ship_route[^}]*\}/.exec(text)![0], 'shop_blue');
+  assert.not.match(/map \$upstream_addr[^}]*\}/.exec(text)![0], 'ship_route=');
 });
 r('nginx accepts the file and the blue-green site that includes it', async () => {
   const { readTemplate } = await import('../../src/commands/init.js');
