@@ -3,12 +3,14 @@ import { readLock } from './lock.js';
 import { record } from './host-state.js';
 import { releaseInfos, selectPrune } from './releases.js';
 import { sh } from './shell.js';
+import { runningReleases } from './colors/router.js';
 import { run } from './context.js';
 
 /** Removes old releases (section 2, Pruning) and stale .partial dirs; returns what went. */
 export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<string[]> {
   const lock = await readLock(h);
-  const locked = lock?.release && !h.lockHeld ? [lock.release] : [];
+  // Releases a color runs (two-color mode) are in use, whatever their age.
+  const locked = [...(lock?.release && !h.lockHeld ? [lock.release] : []), ...(await runningReleases(h))];
   const dirs = await h.t.list(h.paths.releases);
   let history = h.history;
   let current = h.currentId;

@@ -55,6 +55,12 @@ export async function readState(h: HostRun): Promise<ColorState> {
   }
 }
 
+/** The releases a color runs on this host (none outside two-color mode); a bad state file counts as none. */
+export async function runningReleases(h: HostRun): Promise<string[]> {
+  const s = await readState(h).catch(() => emptyState());
+  return COLORS.map((c) => s.releases[c]).filter((x): x is string => !!x);
+}
+
 /** Writes a file atomically: a temporary name in the same directory, renamed over it. */
 export async function writeAtomic(h: HostRun, file: string, data: string): Promise<void> {
   const dir = path.dirname(file);

@@ -26,6 +26,7 @@ import { fetchText } from '../harness/http.js';
 import { describeFailures, startLoad, type LoadReport, type LoadRun, type Response, type Sample, type Verdict } from '../harness/load.js';
 import { startNginx, type Nginx } from '../harness/nginx.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/ship.js';
+import { atExit } from '../harness/reaper.js';
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { chownTree, layout, sshBlock } from '../harness/stage.js';
 
@@ -139,21 +140,40 @@ function startBrowsers(cookies: boolean | 'per-page'): LoadRun {
   const pages = hosts.flatMap((h) => ['/', '/page'].map((p) => ({ u: url(h, p), c: browserCheck(h.name) })));
   const checks = new Map(pages.map((p) => [p.u, p.c]));
   // A worker per host and page, so each host gets a steady stream.
-  return startLoad({ urls: pages.map((p) => p.u), check: (r) => checks.get(r.url)!(r), workers: 4, pauseMs: 3, maxMs: 180_000, cookies });
+  return startLoad({ urls: pages.map((p) => p.u), check: (r) => checks.get(r.url)!(r), workers: 4, pauseMs: 3, maxMs: 600_000, cookies });
 }
 
 function phase(name: string, report: LoadReport, extra = '') {
-  const line = `  ${name}: ${report.requests} requests, ${report.failures.length} failed, ${report.retried} retried on a reused keep-alive connection${extra ? `; ${extra}` : ''}`;
+  const line = `  ${name}: ${report.requests} requests in ${(report.ms / 1000).toFixed(1)} s, ${report.failures.length} failed, ${report.retried} retried on a reused keep-alive connection${extra ? `; ${extra}` : ''}`;
   figures.push(line);
   process.stderr.write(`${line}\n`);
 }
+
+/** The end of a run's output, for assertion messages. */
+const tail = (r: ShipRun) => `${r.stderr}\n${r.stdout.split('\n').slice(-12).join('\n')}`;
 
 const eventTime = (r: ShipRun, pred: (e: Record<string, any>) => boolean) => {
   const e = r.events.find(pred);
   return e ? Date.parse(e.time) : NaN;
 };
 
+/** The app processes the tests started, killed at exit whatever happens. */
+function killApps() {
+  for (const h of hosts ?? []) {
+    for (const c of ['blue', 'green']) {
+      const f = path.join(h.deployTo, 'run', `${c}.pid`);
+      if (!existsSync(f)) continue;
+      try {
+        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}
+
 test.before(async () => {
+  atExit(killApps);
   ssh = await sharedSshHosts();
   const sub = `bg-${randomBytes(3).toString('hex')}`;
   hosts = await Promise.all(
@@ -173,18 +193,7 @@ test.before(async () => {
 
 test.after(async () => {
   await load?.stop();
-  for (const h of hosts ?? []) {
-    for (const c of ['blue', 'green']) {
-      const f = path.join(h.deployTo, 'run', `${c}.pid`);
-      if (existsSync(f)) {
-        try {
-          process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
-        } catch {
-          /* gone already */
-        }
-      }
-    }
-  }
+  killApps();
   for (const n of nginxes) await n.stop();
   dirs.forEach(rmrf);
   if (figures.length) process.stderr.write(`\ntwo colors, 2 hosts, figures:\n${figures.join('\n')}\n`);
@@ -272,7 +281,7 @@ test('blue → green → rollback → green again under a browser-like load: no 
   assert.is(report.failures.length, 0, describeFailures(report.failures));
   assert.ok(oldUntilRoute.every(Boolean), `the old release answered until each router change: ${oldUntilRoute}`);
   const versions = new Set(seen.map((s) => s.version));
-  assert.equal([...versions].sort(), ['1', '2', '3']);
+  assert.equal([...versions].sort(), ['1', '2', '3'], `pages seen: ${JSON.stringify(seen.slice(-5))}, load ${report.ms} ms`);
   const chunkLoads = report.samples.filter((s) => s.kind === 'follow').length;
   assert.ok(chunkLoads > 100, `lazy chunks were loaded (${chunkLoads})`);
   assert.ok(Date.now() - t0 > 0);
@@ -315,6 +324,7 @@ test('a canary answering 500 to a fifth of its requests stops at its first step,
   const others = report.failures.filter((f) => !(f.status === 500 && f.start >= stepStart - 1000 && f.start <= back + 1000));
   const canary500 = report.failures.length - others.length;
   phase('bad canary (10 % step, 1 in 5 answers 500)', report, `${canary500} failed requests, all 500s from the canary during its step; gate: ${failedStep?.message}`);
+  if (others.length) process.stderr.write(`other failures:\n${describeFailures(others, 20)}\n`);
   assert.is(others.length, 0, describeFailures(others));
   assert.ok(canary500 > 0, 'the canary did take traffic');
 });
@@ -383,7 +393,7 @@ test('a healthy canary walks every step to 100 %; keepOld none stops the old col
 });
 
 test('--pause holds the canary at its first step; ship switch finishes it; ship rollback abandons one', async () => {
-  writeConfig(dir, config({ strategy: { steps: [20, 100], stepTime: '1s', gates: { minRequests: 5 } } }));
+  writeConfig(dir, config({ strategy: { steps: [20, 100], stepTime: '1s', gates: { minRequests: 5, p95: 5 } } }));
   seen.length = 0;
   load = startBrowsers('per-page');
   await sleep(500);
@@ -409,9 +419,9 @@ test('--pause holds the canary at its first step; ship switch finishes it; ship 
 
   writeVersion('10');
   const held = await deploy(['--pause']);
-  assert.is(held.code, 0, held.stderr);
+  assert.is(held.code, 0, tail(held));
   const abandoned = await ship(['rollback', 'production', '--json'], { cwd: dir });
-  assert.is(abandoned.code, 0, abandoned.stderr);
+  assert.is(abandoned.code, 0, tail(abandoned));
   for (const h of hosts) {
     const s = state(h);
     assert.is(s.canary, undefined);
