@@ -56,6 +56,7 @@ function config(over: { strategy?: object; keepOld?: 'next-deploy' | 'none'; rel
     processes: { start: over.start ?? START, stop: STOP, ...(over.keepOld ? { keepOld: over.keepOld } : {}) },
     healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: 'release={release}', retries: 20, interval: '250ms', timeout: '2s' },
     assets: { dirs: ['public/chunks'], keep: 3 },
+    hooks: { 'after:switch': 'echo "$SHIP_COLOR $SHIP_PORT $SHIP_RELEASE" > "$SHIP_DEPLOY_TO"/hook-env' },
     router: { reload: over.reload ?? 'sh "$SHIP_DEPLOY_TO"/reload-router.sh' },
     ...(over.strategy ? { strategy: over.strategy } : {}),
     stages: {
@@ -249,6 +250,7 @@ test('blue → green → rollback → green again under a browser-like load: no 
   for (const [i, h] of hosts.entries()) {
     const s = state(h);
     assert.is(s.live, 'green');
+    assert.is(readFileSync(path.join(h.deployTo, 'hook-env'), 'utf8'), `green ${h.green} ${s.releases.green}\n`, 'hooks see SHIP_COLOR and SHIP_PORT');
     assert.is(await answers(h.blue), r1[i], 'the old color keeps running (keepOld: next-deploy)');
     assert.is(layout(h.deployTo).current, `releases/${s.releases.green}`);
   }
@@ -437,6 +439,20 @@ test('--pause holds the canary at its first step; ship switch finishes it; ship 
   load = undefined;
   phase('--pause, ship switch, --pause, ship rollback', report);
   assert.is(report.failures.length, 0, describeFailures(report.failures));
+});
+
+test('--dry-run in two-color mode says what it would start and route, and changes nothing', async () => {
+  writeConfig(dir, config());
+  const before = hosts.map((h) => [readFileSync(path.join(h.deployTo, '.ship/router/state.json'), 'utf8'), readFileSync(path.join(h.deployTo, '.ship/router/upstream.conf'), 'utf8'), layout(h.deployTo).releases.join(' ')]);
+  writeVersion('11');
+  const r = await deploy(['--dry-run']);
+  assert.is(r.code, 0, tail(r));
+  const logs = r.events.filter((e) => e.type === 'log').map((e) => e.message).join('\n');
+  assert.match(logs, /would stop \S+ on blue, then start \S+ on blue/);
+  assert.match(logs, /would route all traffic to blue/);
+  for (const [i, h] of hosts.entries()) {
+    assert.equal([readFileSync(path.join(h.deployTo, '.ship/router/state.json'), 'utf8'), readFileSync(path.join(h.deployTo, '.ship/router/upstream.conf'), 'utf8'), layout(h.deployTo).releases.join(' ')], before[i]);
+  }
 });
 
 test.run();
