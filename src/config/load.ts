@@ -255,7 +255,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       canary: merged.strategy?.canary ?? 1,
       ...weighted,
     },
-    colors,
+    ...(colors ? { colors } : {}),
     concurrency: merged.concurrency ?? 8,
     reuse: merged.reuse ?? 'link',
     maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },
@@ -330,6 +330,6 @@ function resolveHost(
     ssh: sshOpts,
     env: { ...(merged.env ?? {}), ...(obj?.env ?? {}) },
     healthcheck: hc(deepMerge(merged.healthcheck, obj?.healthcheck)),
-    ports: obj?.ports ?? merged.ports,
+    ...((obj?.ports ?? merged.ports) ? { ports: obj?.ports ?? merged.ports } : {}),
   };
 }

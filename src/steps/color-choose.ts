@@ -1,4 +1,5 @@
-import { forEachHost } from '../context.js';
+import { carryBackAssets } from '../assets.js';
+import { forEachHost, type HostRun } from '../context.js';
 import { record } from '../host-state.js';
 import { releaseInfos } from '../releases.js';
 import { otherColor } from '../colors/gates.js';
@@ -27,6 +28,14 @@ export const colorRollback: Step = {
     ctx.events.log(`abandoning the paused canary of ${release}`);
     for (const h of hosts) h.target = h.currentId; // nothing else moves
     if (ctx.opts.dryRun) return;
+    // As any rollback: the old release gets the canary's asset files before traffic moves back.
+    const shadows: HostRun[] = [];
+    for (const h of paused) {
+      const s = (await hostColors(h)).state;
+      const old = s.releases[otherColor(s.canary!.color)];
+      if (old && old !== release) shadows.push({ ...h, currentId: release, target: old });
+    }
+    await carryBackAssets(ctx, shadows);
     await forEachHost(ctx, 'rollback', paused, async (h) => {
       const r = await hostColors(h);
       const c = r.state.canary!.color;
