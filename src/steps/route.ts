@@ -58,6 +58,9 @@ export const route: Step = {
       throw await revert(ctx, todo, e);
     }
     if (colors.keepOld === 'none') {
+      // nginx's reload returns before its old workers have finished the requests (and
+      // keep-alive connections) they hold under the previous router: give them a moment.
+      await new Promise((r) => setTimeout(r, OLD_COLOR_GRACE_MS));
       await forEachHost(ctx, 'stop old', todo, async (h) => {
         const r = await hostColors(h);
         const old = otherColor(r.fresh!);
@@ -66,6 +69,9 @@ export const route: Step = {
     }
   },
 };
+
+/** How long the old color keeps answering after the last router change before keepOld 'none' stops it. */
+export const OLD_COLOR_GRACE_MS = 3000;
 
 function weighted(ctx: Ctx): boolean {
   return ctx.stage.strategy.type === 'canary' && !!ctx.stage.strategy.steps?.length;
