@@ -53,9 +53,10 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
  * Runs one command over a stage: connect, the flow, and — whatever happens — the
  * clean-up section 2 promises (failed marks, .partial removal, unlock, `failed` hooks).
  */
-export async function runCommand(command: string, o: CommandOptions, flow: FlowItem[], after?: (ctx: Ctx) => Promise<void>): Promise<CommandResult> {
+export async function runCommand(command: string, o: CommandOptions, flowOf: FlowItem[] | ((stage: Stage) => FlowItem[]), after?: (ctx: Ctx) => Promise<void>): Promise<CommandResult> {
   const events = o.events ?? new Events();
   const stage = await loadStage(o);
+  const flow = typeof flowOf === 'function' ? flowOf(stage) : flowOf;
   const ctx = newCtx(command, stage, events, o);
   const guard = guardExits(ctx);
   let error: ShipError | undefined;

@@ -108,6 +108,9 @@ function safeUser(): string {
   }
 }
 
+/** More SHIP_* values per host, set by a feature for the rest of the run (two colors: SHIP_COLOR, SHIP_PORT). */
+export const hostExtraEnv = new WeakMap<HostRun, Record<string, string>>();
+
 /** SHIP_* variables plus the stage's and host's env, for every user command on a host. */
 export function hostEnv(ctx: Ctx, h: HostRun): Record<string, string> {
   const release = h.target ?? ctx.release ?? '';
@@ -120,6 +123,7 @@ export function hostEnv(ctx: Ctx, h: HostRun): Record<string, string> {
     SHIP_DEPLOY_TO: h.root,
     SHIP_PREVIOUS_RELEASE: previous === release ? '' : previous,
     SHIP_HOST: h.name,
+    ...hostExtraEnv.get(h),
   };
 }
 

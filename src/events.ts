@@ -26,6 +26,17 @@ export type ShipEvent =
       rate?: number;
       eta?: number;
     }
+  | { type: 'route'; host: string; weights: Record<string, number>; releases: Record<string, string | undefined> }
+  | {
+      type: 'canary';
+      step: number;
+      percent: number;
+      status: 'start' | 'passed' | 'failed' | 'waiting' | 'paused';
+      release: string;
+      figures?: Record<string, { requests: number; errors: number; errorRate: number; p95: number | null }>;
+      gate?: string;
+      message?: string;
+    }
   | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; host?: string }
   | { type: 'error'; code: number; reason: string; message: string; host?: string; hint?: string }
   | {

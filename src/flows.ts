@@ -1,6 +1,10 @@
 import type { FlowItem } from './runner.js';
 import { backfill } from './steps/backfill.js';
 import { build } from './steps/build.js';
+import { colorPromote, colorRollback } from './steps/color-choose.js';
+import { colorHealth } from './steps/color-health.js';
+import { route } from './steps/route.js';
+import { startColor } from './steps/start-color.js';
 import { connect } from './steps/connect.js';
 import { contract } from './steps/contract.js';
 import { finish } from './steps/finish.js';
@@ -32,3 +36,13 @@ export const rollbackFlow: FlowItem[] = [connect, lock, rollback, rollout, finis
 
 /** `ship setup`: read the local files, look, lock, then create what is missing and upload. */
 export const setupFlow: FlowItem[] = [setupLocal, connect, setupInspect, lock, setup];
+
+/**
+ * Two colors per host (the stage has `processes`): the new release starts beside the old
+ * one, is checked on its own port, then the router moves traffic and `current` follows.
+ */
+export const colorDeployFlow: FlowItem[] = [build, connect, lock, upload, link, publish, migrate, startColor, colorHealth, route, backfill, contract, finish];
+
+export const colorSwitchFlow: FlowItem[] = [connect, lock, colorPromote, startColor, colorHealth, route, backfill, contract, finish];
+
+export const colorRollbackFlow: FlowItem[] = [connect, lock, colorRollback, startColor, colorHealth, route, finish];

@@ -6,6 +6,7 @@ import { record } from './host-state.js';
 import { releaseInfos, selectPrune } from './releases.js';
 import { raw, sh, type Shell } from './shell.js';
 import { isTimestampId } from './paths.js';
+import { runningReleases } from './colors/router.js';
 import { run } from './context.js';
 
 /** Where pruned releases wait for their removal: outside releases/, so never listed or counted. */
@@ -24,7 +25,8 @@ export function trashDir(h: HostRun): string {
 export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<string[]> {
   // A lock this run holds names nothing to spare; another run's lock (a dry run) may.
   const lock = h.lockHeld ? undefined : await readLock(h);
-  const locked = lock?.release ? [lock.release] : [];
+  // Releases a color runs (two-color mode) are in use, whatever their age.
+  const locked = [...(lock?.release ? [lock.release] : []), ...(await runningReleases(h))];
   const dirs = await h.t.list(h.paths.releases);
   let history = h.history;
   let current = h.currentId;

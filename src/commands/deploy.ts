@@ -1,12 +1,13 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
-import { deployFlow, rollbackFlow, stagedFlow } from '../flows.js';
+import { colorFlow } from '../colors/config.js';
+import { colorDeployFlow, colorRollbackFlow, deployFlow, rollbackFlow, stagedFlow } from '../flows.js';
 import { checkReleaseArg } from '../steps/rollback.js';
 
 export function deploy(o: CommandOptions): Promise<CommandResult> {
-  return runCommand('deploy', o, o.noSwitch ? stagedFlow : deployFlow);
+  return runCommand('deploy', o, (s) => (o.noSwitch ? stagedFlow : colorFlow(s, o, deployFlow, colorDeployFlow)));
 }
 
 export async function rollback(o: CommandOptions): Promise<CommandResult> {
   checkReleaseArg(o.to);
-  return runCommand('rollback', o, rollbackFlow);
+  return runCommand('rollback', o, (s) => colorFlow(s, o, rollbackFlow, colorRollbackFlow));
 }

@@ -19,6 +19,10 @@ export const TEMPLATE_SETS: Record<string, Array<{ from: string; to: string }>> 
   ],
   pm2: [{ from: 'pm2/ecosystem.config.cjs', to: 'deploy/pm2/ecosystem.config.cjs' }],
   systemd: [{ from: 'systemd/app.service', to: 'deploy/systemd/{{app}}.service' }],
+  'nginx-bluegreen': [
+    { from: 'nginx-bluegreen.conf', to: 'deploy/nginx/{{app}}-bluegreen.conf' },
+    { from: 'maintenance.html', to: 'deploy/maintenance.html' },
+  ],
   'php-fpm': [
     { from: 'php-fpm/nginx.conf', to: 'deploy/php-fpm/nginx.conf' },
     { from: 'php-fpm/pool.conf', to: 'deploy/php-fpm/pool.conf' },
@@ -34,6 +38,8 @@ export interface TemplateVars {
   appPort: string;
   user: string;
   phpSocket: string;
+  /** The app's name in nginx upstream and variable names (letters, digits, _). */
+  appVar: string;
 }
 
 /** `{{name}}` → vars[name]; unknown names stay as they are. */
@@ -68,6 +74,7 @@ export function defaultVars(app: string): TemplateVars {
     appPort: '3000',
     user: 'deploy',
     phpSocket: `/run/php/${slug}.sock`,
+    appVar: slug.replace(/[^A-Za-z0-9_]/g, '_'),
   };
 }
 

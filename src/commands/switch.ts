@@ -1,5 +1,6 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
-import { switchFlow } from '../flows.js';
+import { colorFlow } from '../colors/config.js';
+import { colorSwitchFlow, switchFlow } from '../flows.js';
 import { checkReleaseArg } from '../steps/rollback.js';
 
 /**
@@ -9,5 +10,5 @@ import { checkReleaseArg } from '../steps/rollback.js';
  */
 export async function switchRelease(o: CommandOptions & { release?: string }): Promise<CommandResult> {
   checkReleaseArg(o.release);
-  return runCommand('switch', { ...o, to: o.release }, switchFlow);
+  return runCommand('switch', { ...o, to: o.release }, (s) => colorFlow(s, o, switchFlow, colorSwitchFlow));
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
 import { configSchema, toMs, HOOK_STEPS, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
 import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
+import { resolveColors, resolveWeighted } from '../colors/config.js';
 
 /** Where the config is looked for, in each directory from the working directory upward. */
 export const SEARCH_PLACES = [
@@ -323,6 +324,8 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     }
     seen.set(h.name, i);
   });
+  const colors = resolveColors(merged, app ?? 'app', hosts, problems);
+  const weighted = resolveWeighted(merged, !!colors, problems);
   if (problems.length > before) return undefined;
 
   const hooks: Record<string, string[]> = {};
@@ -365,7 +368,9 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
       type: merged.strategy?.type ?? 'all-at-once',
       batchSize: merged.strategy?.batchSize ?? 1,
       canary: merged.strategy?.canary ?? 1,
+      ...weighted,
     },
+    ...(colors ? { colors } : {}),
     concurrency: merged.concurrency ?? 8,
     lock: { staleAfterMs: toMs(merged.lock?.staleAfter ?? '2m') },
     reuse: merged.reuse ?? 'link',
@@ -449,6 +454,7 @@ function resolveHost(
     ssh: sshOpts,
     env: { ...(merged.env ?? {}), ...(obj?.env ?? {}) },
     healthcheck: hc(deepMerge(merged.healthcheck, obj?.healthcheck)),
+    ...((obj?.ports ?? merged.ports) ? { ports: obj?.ports ?? merged.ports } : {}),
   };
 }
 

@@ -50,6 +50,37 @@ export const healthcheckSchema = z
   })
   .strict();
 
+/** Two colors per host (blue-green, weighted canary): see docs/blue-green.md. */
+export const processesSchema = z
+  .object({
+    start: z.string().min(1),
+    stop: z.string().min(1),
+    keepOld: z.enum(['next-deploy', 'none']).optional(),
+  })
+  .strict();
+
+export const portsSchema = z
+  .object({ blue: z.number().int().min(1).max(65535), green: z.number().int().min(1).max(65535) })
+  .strict()
+  .refine((p) => p.blue !== p.green, 'blue and green need different ports');
+
+export const routerSchema = z
+  .object({
+    file: z.string().min(1).optional(),
+    accessLog: z.string().min(1).optional(),
+    reload: z.string().min(1).optional(),
+    name: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ (it names nginx upstreams and variables)').optional(),
+  })
+  .strict();
+
+export const gatesSchema = z
+  .object({
+    errorRate: z.number().min(0).max(100).optional(),
+    p95: z.number().min(1).optional(),
+    minRequests: z.number().int().min(1).optional(),
+  })
+  .strict();
+
 export const hostObjectSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -61,6 +92,7 @@ export const hostObjectSchema = z
     ssh: sshSchema.optional(),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
     healthcheck: healthcheckSchema.optional(),
+    ports: portsSchema.optional(),
   })
   .strict();
 
@@ -119,9 +151,16 @@ const settings = {
       type: z.enum(['all-at-once', 'rolling', 'canary']).optional(),
       batchSize: z.number().int().min(1).optional(),
       canary: z.number().int().min(1).optional(),
+      // Two colors only (processes + ports): traffic weights in percent, walked in order.
+      steps: z.array(z.number().int().min(1).max(100)).min(1).optional(),
+      stepTime: duration.optional(),
+      gates: gatesSchema.optional(),
     })
     .strict()
     .optional(),
+  processes: processesSchema.optional(),
+  ports: portsSchema.optional(),
+  router: routerSchema.optional(),
   concurrency: z.number().int().min(1).optional(),
   reuse: z.enum(['link', 'copy']).optional(),
   upload: z.object({ compress: z.enum(['none', 'gzip', 'zstd', 'auto']).optional() }).strict().optional(),
@@ -157,6 +196,7 @@ export const HOOK_STEPS = [
   'link',
   'publish',
   'migrate',
+  'start',
   'switch',
   'reload',
   'health',

@@ -38,6 +38,8 @@ export interface HostConfig {
   ssh: SshOptions;
   env: Record<string, string>;
   healthcheck?: Healthcheck;
+  /** Two colors: this host's ports (the stage's `ports`, or its own). */
+  ports?: { blue: number; green: number };
 }
 
 /** A file `ship setup` uploads into shared/: the local file (absolute) and whether it holds secrets (mode 0600). */
@@ -79,7 +81,17 @@ export interface Stage {
   healthcheck?: Healthcheck;
   assets?: { dirs: string[]; keep: number };
   hooks: Record<string, string[]>;
-  strategy: { type: StrategyType; batchSize: number; canary: number };
+  strategy: {
+    type: StrategyType;
+    batchSize: number;
+    canary: number;
+    /** Weighted canary (two colors): traffic percentages walked in order, ending at 100. */
+    steps?: number[];
+    stepTime?: number;
+    gates?: Gates;
+  };
+  /** Two colors per host (processes + ports given): see src/colors/. */
+  colors?: Colors;
   concurrency: number;
   /** A lock whose heartbeat is older than this is stale (`lock.staleAfter`). */
   lock: { staleAfterMs: number };
@@ -88,4 +100,23 @@ export interface Stage {
   upload: { compress: 'none' | 'gzip' | 'zstd' | 'auto' };
   maintenance: { page?: string };
   hosts: HostConfig[];
+}
+
+/** Canary gates: the new color may be this much worse than the old one. */
+export interface Gates {
+  /** Percentage points of 5xx answers above the old color's rate. */
+  errorRate: number;
+  /** Factor over the old color's p95 of $request_time. */
+  p95: number;
+  /** Requests the new color must have answered in a step before it is judged. */
+  minRequests: number;
+}
+
+export interface Colors {
+  start: string;
+  stop: string;
+  keepOld: 'next-deploy' | 'none';
+  ports: { blue: number; green: number };
+  /** Relative paths are relative to deployTo. */
+  router: { file: string; accessLog: string; reload: string; name: string };
 }

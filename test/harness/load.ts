@@ -55,6 +55,11 @@ export interface LoadOptions {
   maxMs?: number;
   maxRequests?: number;
   timeoutMs?: number;
+  /**
+   * Each worker keeps the cookies it is sent and sends them back, as a browser does;
+   * 'per-page': a new visitor for each page (the jar is emptied before it).
+   */
+  cookies?: boolean | 'per-page';
 }
 
 export interface LoadReport {
@@ -83,14 +88,14 @@ export function startLoad(opts: LoadOptions): LoadRun {
   let stopping = false;
   const done = () => stopping || Date.now() - t0 > maxMs || samples.length >= maxRequests;
 
-  async function one(url: string, kind: Sample['kind'], check: (r: Response) => Verdict): Promise<Verdict | undefined> {
+  async function one(url: string, kind: Sample['kind'], check: (r: Response) => Verdict, jar?: Map<string, string>): Promise<Verdict | undefined> {
     const start = Date.now();
     let retried = false;
     let res: Response | undefined;
     let error: string | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       // The retry goes out on a new connection (the pool may hold more sockets the server closed).
-      const r = await get(attempt === 0 ? agent : false, url, timeoutMs);
+      const r = await get(attempt === 0 ? agent : false, url, timeoutMs, jar);
       if ('response' in r) {
         res = r.response;
         error = undefined;
@@ -117,10 +122,12 @@ export function startLoad(opts: LoadOptions): LoadRun {
 
   async function worker(i: number): Promise<void> {
     let n = i;
+    const jar = opts.cookies ? new Map<string, string>() : undefined;
     while (!done()) {
       const url = opts.urls[n++ % opts.urls.length];
-      const v = await one(url, 'page', opts.check);
-      for (const f of v?.follow ?? []) await one(f.url, 'follow', f.check);
+      if (opts.cookies === 'per-page') jar?.clear();
+      const v = await one(url, 'page', opts.check, jar);
+      for (const f of v?.follow ?? []) await one(f.url, 'follow', f.check, jar);
       if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
     }
   }
@@ -148,7 +155,7 @@ export function startLoad(opts: LoadOptions): LoadRun {
 
 type GetResult = { response: Response } | { error: string; reusedSocket: boolean; beforeResponse: boolean };
 
-function get(agent: http.Agent | false, url: string, timeoutMs: number): Promise<GetResult> {
+function get(agent: http.Agent | false, url: string, timeoutMs: number, jar?: Map<string, string>): Promise<GetResult> {
   return new Promise((resolve) => {
     let gotResponse = false;
     let settled = false;
@@ -158,8 +165,13 @@ function get(agent: http.Agent | false, url: string, timeoutMs: number): Promise
         resolve(r);
       }
     };
-    const req = http.get(url, { agent, timeout: timeoutMs }, (res) => {
+    const headers = jar?.size ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : undefined;
+    const req = http.get(url, { agent, timeout: timeoutMs, headers }, (res) => {
       gotResponse = true;
+      for (const c of res.headers['set-cookie'] ?? []) {
+        const m = /^([^=;\s]+)=([^;]*)/.exec(c);
+        if (m && jar) jar.set(m[1], m[2]);
+      }
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('aborted', () => finish({ error: 'response aborted', reusedSocket: req.reusedSocket, beforeResponse: false }));

@@ -1,0 +1,83 @@
+import { UsageError, type ConfigProblem } from '../errors.js';
+import type { RunOptions } from '../context.js';
+import { appSlug } from '../commands/init.js';
+import { toMs, type StageInput } from '../config/schema.js';
+import type { Colors, Gates, HostConfig, Stage } from '../config/types.js';
+
+/** The canary gates when the config names none (see docs/blue-green.md). */
+export const DEFAULT_GATES: Gates = { errorRate: 0.5, p95: 1.5, minRequests: 50 };
+
+/**
+ * Two colors per host: on when the stage has `processes`. Needs `ports` and a health
+ * check (the new color is checked on its own port before it gets any traffic).
+ */
+export function resolveColors(merged: StageInput, app: string, hosts: HostConfig[], problems: ConfigProblem[]): Colors | undefined {
+  const p = merged.processes;
+  if (!p) {
+    if (merged.ports || hosts.some((h) => h.ports)) problems.push({ path: 'ports', message: 'ports without processes', hint: 'two colors need processes: { start, stop } as well (see docs/blue-green.md)' });
+    if (merged.router) problems.push({ path: 'router', message: 'router without processes', hint: 'the router file is written only in two-color mode (processes + ports)' });
+    return undefined;
+  }
+  if (!merged.ports && hosts.some((h) => !h.ports)) {
+    problems.push({ path: 'ports', message: 'processes need ports: { blue, green }', hint: 'e.g. ports: { blue: 3001, green: 3002 }' });
+    return undefined;
+  }
+  const noCheck = hosts.filter((h) => !h.healthcheck);
+  if (noCheck.length) {
+    problems.push({
+      path: 'healthcheck',
+      message: `two colors need a health check (missing on ${noCheck.map((h) => h.name).join(', ')})`,
+      hint: "e.g. healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: '{release}' }",
+    });
+  }
+  const r = merged.router ?? {};
+  return {
+    start: p.start,
+    stop: p.stop,
+    keepOld: p.keepOld ?? 'next-deploy',
+    ports: merged.ports ?? hosts[0].ports!,
+    router: {
+      file: r.file ?? '.ship/router/upstream.conf',
+      accessLog: r.accessLog ?? '.ship/router/access.log',
+      reload: r.reload ?? 'sudo nginx -s reload',
+      name: r.name ?? routerName(app),
+    },
+  };
+}
+
+/** nginx names (upstreams, variables) for an app: `my-app.web` → `my_app_web`. */
+export function routerName(app: string): string {
+  return appSlug(app).replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+/** `strategy.steps`, `stepTime`, `gates`: only with two colors and the canary strategy. */
+export function resolveWeighted(merged: StageInput, colors: boolean, problems: ConfigProblem[]): Partial<Stage['strategy']> {
+  const s = merged.strategy;
+  if (!s || (s.steps === undefined && s.stepTime === undefined && s.gates === undefined)) return {};
+  if (s.steps === undefined) {
+    problems.push({ path: 'strategy.steps', message: 'stepTime and gates belong to a weighted canary, which needs steps', hint: 'e.g. steps: [1, 10, 50, 100]' });
+    return {};
+  }
+  if (!colors) problems.push({ path: 'strategy.steps', message: 'a weighted canary needs two colors per host', hint: 'add processes: { start, stop } and ports: { blue, green } (see docs/blue-green.md)' });
+  if ((s.type ?? 'canary') !== 'canary') problems.push({ path: 'strategy.type', message: `steps make a weighted canary: type must be canary, not ${s.type}` });
+  if (s.steps.some((x, i) => i > 0 && x <= s.steps![i - 1])) problems.push({ path: 'strategy.steps', message: 'steps must rise (e.g. [1, 10, 50, 100])' });
+  if (s.steps.at(-1) !== 100) problems.push({ path: 'strategy.steps', message: 'the last step must be 100 (all traffic on the new release)' });
+  return {
+    type: 'canary',
+    steps: s.steps,
+    stepTime: toMs(s.stepTime ?? '60s'),
+    gates: { ...DEFAULT_GATES, ...s.gates },
+  };
+}
+
+/**
+ * The flow of a command: the two-color one when the stage has `processes`. `--pause`
+ * there holds a weighted canary at a step, so it needs `strategy.steps`.
+ */
+export function colorFlow<T>(stage: Stage, o: RunOptions, plain: T, colored: T): T {
+  if (!stage.colors) return plain;
+  if (o.pause && !(stage.strategy.type === 'canary' && stage.strategy.steps?.length)) {
+    throw new UsageError('--pause with two colors holds a weighted canary at a step: it needs strategy.steps (e.g. [1, 10, 50, 100])');
+  }
+  return colored;
+}

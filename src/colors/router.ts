@@ -1,0 +1,152 @@
+/**
+ * The router file ship writes and nginx reads, and the per-host color state ship keeps
+ * next to it (`.ship/router/state.json`). Rendering is pure; writing goes through the
+ * transport: a temporary file renamed over the old one, then the router's reload.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path/posix';
+import type { Colors } from '../config/types.js';
+import type { Ctx, HostRun } from '../context.js';
+import { hostEnv, run } from '../context.js';
+import { ShipError } from '../errors.js';
+import { quote, raw, sh, Shell } from '../shell.js';
+import { type Color } from './gates.js';
+
+export const COLORS: Color[] = ['blue', 'green'];
+
+/** What runs where on one host, and how traffic is split. */
+export interface ColorState {
+  /** The color taking all traffic (or the old one while a canary walks). */
+  live?: Color;
+  /** Release per color; absent when that color runs nothing (as far as ship knows). */
+  releases: Partial<Record<Color, string>>;
+  /** Percent per color. */
+  weights: Record<Color, number>;
+  /** A weighted canary held by --pause: `ship switch` continues it, `ship rollback` abandons it. */
+  canary?: { release: string; color: Color; step: number };
+  updatedAt?: string;
+}
+
+export function emptyState(): ColorState {
+  return { releases: {}, weights: { blue: 0, green: 0 } };
+}
+
+/** A path of the router config: absolute as given, else under deployTo. */
+export function routerPath(h: HostRun, p: string): string {
+  return path.isAbsolute(p) ? p : path.join(h.root, p);
+}
+
+export function statePath(h: HostRun): string {
+  return path.join(h.paths.meta, 'router', 'state.json');
+}
+
+export async function readState(h: HostRun): Promise<ColorState> {
+  const buf = await h.t.readFile(statePath(h));
+  if (!buf) return emptyState();
+  try {
+    const s = JSON.parse(buf.toString('utf8')) as ColorState;
+    return { ...s, releases: { ...s.releases }, weights: Object.assign({ blue: 0, green: 0 }, s.weights) };
+  } catch (e) {
+    throw new ShipError(`${h.name}: ${statePath(h)} is not valid JSON: ${(e as Error).message}`, {
+      host: h.name,
+      reason: 'router-state',
+      hint: 'ship writes it; restore it from the router file, or remove it (ship then takes blue as idle)',
+    });
+  }
+}
+
+/** The releases a color runs on this host (none outside two-color mode); a bad state file counts as none. */
+export async function runningReleases(h: HostRun): Promise<string[]> {
+  const s = await readState(h).catch(() => emptyState());
+  return COLORS.map((c) => s.releases[c]).filter((x): x is string => !!x);
+}
+
+/** Writes a file atomically: a temporary name in the same directory, renamed over it. */
+export async function writeAtomic(h: HostRun, file: string, data: string): Promise<void> {
+  const dir = path.dirname(file);
+  await h.t.mkdirp(dir);
+  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(4).toString('hex')}`);
+  await h.t.writeFile(tmp, data, { mode: 0o644 });
+  try {
+    await h.t.rename(tmp, file);
+  } catch (e) {
+    await h.t.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+export async function writeState(h: HostRun, s: ColorState): Promise<void> {
+  await writeAtomic(h, statePath(h), `${JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2)}\n`);
+}
+
+/**
+ * The nginx include for one app: an upstream per color, one `<name>_split` with the
+ * weights (a color at 0 % is left out: nginx has no weight 0), and two maps that make a
+ * browser stick to one color while both take traffic:
+ *
+ * - `$<name>_upstream`: the `ship_route` cookie → that color's upstream, else the split.
+ * - `$<name>_route_cookie`: the Set-Cookie value naming the color that answered (the
+ *   site adds it with add_header), empty — so no header — when one color has it all.
+ *
+ * The cookie's value is `<newest release>-<color>`: a browser keeps the color that served
+ * its page (and so its lazy chunks' release) during one rollout, and is dealt afresh by
+ * weight in the next one, never pinned by an old cookie.
+ */
+export function renderRouter(name: string, colors: Pick<Colors, 'ports'>, s: Pick<ColorState, 'releases' | 'weights'>): string {
+  const addr = (c: Color) => `127.0.0.1:${colors.ports[c]}`;
+  const live = COLORS.filter((c) => s.weights[c] > 0);
+  if (!live.length) throw new ShipError('the router would send traffic nowhere (both colors at 0 %)', { reason: 'router' });
+  const split = live.length > 1;
+  const token = COLORS.map((c) => s.releases[c] ?? '').sort().at(-1) || 'ship';
+  const lines = [
+    '# Written by ship: replaced on every deploy, switch and rollback. Do not edit.',
+    ...COLORS.map((c) => `# ${c}: ${addr(c)} ${s.releases[c] ?? '(nothing)'} ${s.weights[c]} %`),
+    '',
+    ...COLORS.map((c) => `upstream ${name}_${c} {\n    server ${addr(c)};\n    keepalive 16;\n}`),
+    `upstream ${name}_split {\n${live.map((c) => `    server ${addr(c)} weight=${s.weights[c]};`).join('\n')}\n    keepalive 16;\n}`,
+    `map $cookie_ship_route $${name}_upstream {\n    default ${name}_split;\n${split ? live.map((c) => `    ${token}-${c} ${name}_${c};\n`).join('') : ''}}`,
+    `map $upstream_addr $${name}_route_cookie {\n    default "";\n${split ? live.map((c) => `    ~${escapeRe(addr(c))}$ "ship_route=${token}-${c}; Path=/; HttpOnly; SameSite=Lax";\n`).join('') : ''}}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.]/g, '\\.');
+}
+
+/** A host's ports: its own, else the stage's. */
+export function portsOf(h: HostRun, colors: Pick<Colors, 'ports'>): Record<Color, number> {
+  return h.cfg.ports ?? colors.ports;
+}
+
+/** Moves traffic on one host: writes the router file atomically, then reloads the router. */
+export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: ColorState): Promise<void> {
+  await writeAtomic(h, routerPath(h, colors.router.file), renderRouter(colors.router.name, { ports: portsOf(h, colors) }, s));
+  await writeState(h, s);
+  await run(h, raw(colors.router.reload), `router reload (${colors.router.reload})`, { cwd: h.root, env: hostEnv(ctx, h) });
+  ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });
+}
+
+/**
+ * A `processes.start`/`stop` command with its placeholders filled in: `{release}`,
+ * `{releasePath}`, `{port}`, `{color}` become quoted words, as values in `sh` do.
+ */
+export function fillCommand(template: string, vars: { release: string; releasePath: string; port: number; color: Color }): Shell {
+  const text = template.replace(/\{(release|releasePath|port|color)\}/g, (_, k: keyof typeof vars) => quote(vars[k]));
+  return new Shell(text);
+}
+
+/** Size in bytes of a file on the host (0 when missing): where a canary window starts. */
+export async function fileSize(h: HostRun, file: string): Promise<number> {
+  return (await h.t.stat(file))?.size ?? 0;
+}
+
+/** The bytes of a log written since `offset` (all of it when the log was rotated below it). */
+export async function readSince(h: HostRun, file: string, offset: number): Promise<string> {
+  const size = await fileSize(h, file);
+  const from = size < offset ? 0 : offset;
+  if (size === from) return '';
+  const r = await run(h, sh`tail -c +${from + 1} -- ${file} | head -c ${size - from}`, `reading the router's access log ${file}`);
+  return r.stdout;
+}

@@ -1,0 +1,142 @@
+import type { Ctx, HostRun } from '../context.js';
+import { forEachHost } from '../context.js';
+import { ShipError, toShipError } from '../errors.js';
+import { runHook } from '../hooks.js';
+import { record } from '../host-state.js';
+import { releaseInfos } from '../releases.js';
+import { planBatches } from '../runner.js';
+import { switchHost } from '../switch.js';
+import { otherColor, type Color } from '../colors/gates.js';
+import { applyRouter, portsOf, type ColorState } from '../colors/router.js';
+import { colorsOf, hostColors, stopColor } from '../colors/runtime.js';
+import { walkCanary } from '../colors/walk.js';
+import type { Step } from './types.js';
+
+/**
+ * Two colors: moves traffic to the target's color — in one router change per host
+ * (blue-green; hosts in the strategy's batches, drain/undrain around each batch under
+ * rolling and canary), or step by step by weight, judged from the router's access log
+ * (a canary with `steps`) — and only then flips `current`. Any failure moves every host
+ * this run touched back to what it routed before, flips `current` back, marks the
+ * release failed and fails the run. keepOld 'none' stops the old color at the end.
+ */
+export const route: Step = {
+  name: 'switch',
+  description: 'move traffic to the new color, then point current at it',
+  async run(ctx, hosts) {
+    const colors = colorsOf(ctx);
+    const todo: HostRun[] = [];
+    for (const h of hosts) {
+      const r = await hostColors(h);
+      if (!h.target || !r.fresh) continue;
+      const settled = r.state.live === r.fresh && r.state.weights[r.fresh] === 100 && !r.state.canary;
+      if (!settled || h.currentId !== h.target) todo.push(h);
+    }
+    if (!todo.length) {
+      if (hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} takes all traffic on every host already`);
+      return;
+    }
+    if (ctx.opts.dryRun) {
+      for (const h of todo) {
+        const r = await hostColors(h);
+        ctx.events.log(`would route ${weighted(ctx) ? `${ctx.stage.strategy.steps!.join(' → ')} %` : 'all traffic'} to ${r.fresh} (${h.target}), then point current at it`, h.name);
+      }
+      return;
+    }
+    try {
+      if (weighted(ctx) && ctx.command !== 'rollback') {
+        const done = await walkCanary(ctx, todo);
+        if (done === 'paused') return;
+      } else {
+        await blueGreen(ctx, todo);
+      }
+      await forEachHost(ctx, 'current', todo, async (h) => {
+        if (h.currentId === h.target) return;
+        await switchHost(ctx, h, h.target!, ctx.command === 'rollback' ? 'rollback' : 'switch');
+      });
+    } catch (e) {
+      throw await revert(ctx, todo, e);
+    }
+    if (colors.keepOld === 'none') {
+      // nginx's reload returns before its old workers have finished the requests (and
+      // keep-alive connections) they hold under the previous router: give them a moment.
+      await new Promise((r) => setTimeout(r, OLD_COLOR_GRACE_MS));
+      await forEachHost(ctx, 'stop old', todo, async (h) => {
+        const r = await hostColors(h);
+        const old = otherColor(r.fresh!);
+        if (r.state.releases[old]) await stopColor(ctx, h, r, old);
+      });
+    }
+  },
+};
+
+/** How long the old color keeps answering after the last router change before keepOld 'none' stops it. */
+export const OLD_COLOR_GRACE_MS = 3000;
+
+function weighted(ctx: Ctx): boolean {
+  return ctx.stage.strategy.type === 'canary' && !!ctx.stage.strategy.steps?.length;
+}
+
+/** All traffic to the new color, per batch of the strategy. */
+async function blueGreen(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  const colors = colorsOf(ctx);
+  const batches = planBatches(hosts, ctx.stage.strategy);
+  const batched = ctx.stage.strategy.type !== 'all-at-once';
+  for (const [i, batch] of batches.entries()) {
+    if (batched) ctx.events.log(`batch ${i + 1}/${batches.length}: ${batch.map((h) => h.name).join(', ')}`);
+    if (batched) await runHook(ctx, 'drain', batch);
+    await forEachHost(ctx, 'route', batch, async (h) => {
+      const r = await hostColors(h);
+      const c = r.fresh!;
+      r.state.weights = { blue: 0, green: 0, [c]: 100 } as Record<Color, number>;
+      r.state.live = c;
+      delete r.state.canary;
+      await applyRouter(ctx, h, colors, r.state);
+      return `all traffic on ${c} (${h.target}, port ${portsOf(h, colors)[c]})`;
+    });
+    if (batched) await runHook(ctx, 'undrain', batch);
+  }
+}
+
+/**
+ * After a failure: every host this run touched routes as before (weights restored in
+ * one router change), `current` goes back, and the release is recorded as failed.
+ * Returns the error to throw, with what was rolled back in its hint.
+ */
+async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError> {
+  const err = toShipError(e);
+  ctx.error = err;
+  const colors = colorsOf(ctx);
+  const failed = ctx.command === 'rollback' ? undefined : ctx.release;
+  const undone: string[] = [];
+  let incomplete: string | undefined;
+  await forEachHost(ctx, 'revert', hosts, async (h) => {
+    const r = await hostColors(h);
+    const before: ColorState = r.before;
+    const moved = (['blue', 'green'] as Color[]).some((c) => r.state.weights[c] !== before.weights[c]) || !!r.state.canary !== !!before.canary;
+    if (moved && before.live) {
+      r.state.weights = { ...before.weights };
+      r.state.live = before.live;
+      r.state.canary = before.canary;
+      await applyRouter(ctx, h, colors, r.state);
+    }
+    if (h.switchedFrom !== undefined && h.switchedFrom && h.currentId !== h.switchedFrom) await switchHost(ctx, h, h.switchedFrom, 'rollback');
+    if (failed && h.dirs.includes(failed) && !h.history.some((x) => x.action === 'failure' && x.release === failed)) {
+      await record(ctx, h, { action: 'failure', release: failed, states: { [failed]: 'failed' }, message: err.message });
+      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
+    }
+    if (moved || h.switchedFrom !== undefined) undone.push(`${h.name} -> ${before.live ?? '(nothing)'} (${before.live ? before.releases[before.live] : ''})`);
+  }).catch((x) => {
+    incomplete = toShipError(x).message;
+    ctx.events.warn(`moving traffic back failed: ${incomplete}`);
+  });
+  if (err.exitCode !== 1) return err;
+  const hint = incomplete
+    ? `moving traffic back was incomplete (${incomplete}); check: ship status ${ctx.stage.name}`
+    : undone.length
+      ? `traffic back on the old color: ${undone.join(', ')}${err.hint ? `; ${err.hint}` : ''}`
+      : err.hint;
+  const out = new ShipError(err.message, { host: err.host, reason: err.reason, hint, cause: err });
+  ctx.error = out;
+  return out;
+}
