@@ -9,6 +9,7 @@ import { runHook } from './hooks.js';
 import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
 import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
+import { stepsOf } from './flows.js';
 import { openHosts } from './steps/connect.js';
 import { recordRun } from './run-record.js';
 
@@ -51,7 +52,7 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
 
 /**
  * Runs one command over a stage: connect, the flow, and — whatever happens — the
- * clean-up section 2 promises (failed marks, .partial removal, unlock, `failed` hooks).
+ * clean-up docs/architecture.md describes under The flow (failed marks, .partial removal, unlock, `failed` hooks).
  */
 export async function runCommand(command: string, o: CommandOptions, flowOf: FlowItem[] | ((stage: Stage) => FlowItem[]), after?: (ctx: Ctx) => Promise<void>): Promise<CommandResult> {
   const events = o.events ?? new Events();
@@ -67,7 +68,7 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
       command,
       stage: stage.name,
       hosts: ctx.hosts.map((h) => h.name),
-      steps: flow.flatMap((f) => ('rollout' in f ? f.rollout.map((s) => s.name) : [f.name])),
+      steps: stepsOf(flow).map((s) => s.name),
       strategy: stage.strategy.type,
       dryRun: !!o.dryRun,
     });

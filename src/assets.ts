@@ -1,5 +1,5 @@
 /**
- * Asset carry-over (DESIGN §5, `assets: { dirs, keep }`): fingerprinted files of recent
+ * Asset carry-over (`assets: { dirs, keep }`, docs/zero-downtime.md): fingerprinted files of recent
  * releases stay reachable after a switch, so a browser holding an old page still finds
  * its scripts and stylesheets (the "ChunkLoadError after deploy" problem).
  *

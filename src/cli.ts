@@ -5,6 +5,7 @@ import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
 import { Events } from './events.js';
 import { attachReporter, colorWanted, prepareReporter } from './reporters/index.js';
 import { errorLines } from './reporters/format.js';
+import { STRATEGY_NAMES, type StrategyType } from './strategies/index.js';
 
 interface Common {
   config?: string;
@@ -32,7 +33,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
           .option('dry-run', { type: 'boolean', describe: 'connect and read, print the plan, change nothing' })
           // yargs reads --no-switch as switch: false (boolean negation), so the option is `switch`
           .option('switch', { type: 'boolean', describe: 'switch after publishing; --no-switch points `next` at the release and leaves `current`' })
-          .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
+          .option('strategy', { choices: STRATEGY_NAMES })
           .option('batch', { type: 'number', describe: 'hosts per batch (rolling, canary)' })
           .option('canary', { type: 'number', describe: 'hosts in the canary batch' })
           .option('pause', { type: 'boolean', describe: 'stop after the canary; `ship switch` continues' })
@@ -79,7 +80,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       (c) =>
         locking(stage(c))
           .positional('release', { type: 'string', describe: 'release id (default: what `next` points at)' })
-          .option('strategy', { choices: ['all-at-once', 'rolling', 'canary'] as const })
+          .option('strategy', { choices: STRATEGY_NAMES })
           .option('batch', { type: 'number' })
           .option('canary', { type: 'number' })
           .option('pause', { type: 'boolean', describe: 'stop after the canary; `ship switch` continues' })
@@ -396,7 +397,7 @@ function completeWords(current: string, a: Record<string, unknown>, defaults: (c
 /** --strategy/--batch/--canary as overrides of the stage's strategy (checked in loadStage). */
 function strategyFlags(a: Common): CommandOptions['strategy'] {
   if (a.strategy === undefined && a.batch === undefined && a.canary === undefined) return undefined;
-  return { type: a.strategy as 'all-at-once' | 'rolling' | 'canary' | undefined, batchSize: a.batch as number | undefined, canary: a.canary as number | undefined };
+  return { type: a.strategy as StrategyType | undefined, batchSize: a.batch as number | undefined, canary: a.canary as number | undefined };
 }
 
 function splitList(v: unknown): string[] | undefined {

@@ -1,4 +1,5 @@
 import type { FlowItem } from './runner.js';
+import type { Step } from './steps/types.js';
 import { backfill } from './steps/backfill.js';
 import { build } from './steps/build.js';
 import { colorPromote, colorRollback } from './steps/color-choose.js';
@@ -46,3 +47,25 @@ export const colorDeployFlow: FlowItem[] = [build, connect, lock, upload, link, 
 export const colorSwitchFlow: FlowItem[] = [connect, lock, colorPromote, startColor, colorHealth, route, backfill, contract, finish];
 
 export const colorRollbackFlow: FlowItem[] = [connect, lock, colorRollback, startColor, colorHealth, route, finish];
+
+/** Every flow of this file by name. The hookable step names are read from here. */
+export const FLOWS: Record<string, FlowItem[]> = {
+  deploy: deployFlow,
+  staged: stagedFlow,
+  switch: switchFlow,
+  rollback: rollbackFlow,
+  setup: setupFlow,
+  'two-color deploy': colorDeployFlow,
+  'two-color switch': colorSwitchFlow,
+  'two-color rollback': colorRollbackFlow,
+};
+
+/** The steps of a flow in order, a rollout's steps in place. */
+export function stepsOf(flow: FlowItem[]): Step[] {
+  return flow.flatMap((f) => ('rollout' in f ? f.rollout : [f]));
+}
+
+/** The names `before:<step>` and `after:<step>` hooks may use: every step of every flow. */
+export function hookableSteps(): string[] {
+  return [...new Set(Object.values(FLOWS).flatMap((f) => stepsOf(f).map((s) => s.name)))];
+}

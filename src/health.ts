@@ -256,7 +256,7 @@ export async function checkHealth(ctx: Ctx, h: HostRun, release: string): Promis
       lastStatus = undefined;
       ctx.events.emit({ type: 'health', host: h.name, ok: false, attempt, message: last });
     }
-    // An interrupt does not cut this short: the batch in flight finishes (DESIGN §2).
+    // An interrupt does not cut this short: the batch in flight finishes (docs/architecture.md, The flow).
     if (attempt < tries) await sleep(hc.interval);
   }
   throw new ShipError(`${h.name}: health check ${redactUrl(hc.url)} failed after ${tries} ${tries === 1 ? 'try' : 'tries'}: ${last}`, {

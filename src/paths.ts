@@ -1,6 +1,6 @@
 import path from 'node:path/posix';
 
-/** Where things live under deployTo (section 1 of DESIGN.md). Pure. */
+/** Where things live under deployTo (docs/architecture.md, The layout on a server). Pure. */
 export class Paths {
   constructor(readonly root: string) {}
   get current(): string {

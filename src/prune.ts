@@ -15,7 +15,7 @@ export function trashDir(h: HostRun): string {
 }
 
 /**
- * Removes old releases (section 2, Pruning) and stale .partial dirs; returns what went.
+ * Removes old releases (docs/architecture.md, Release states) and stale .partial dirs; returns what went.
  *
  * The run never waits for a big `rm -rf`: under the lock, each doomed directory is
  * renamed into `.ship/trash/` (one command per host, instant), and that command then

@@ -8,6 +8,7 @@ import { ensureLocks, stillLocked } from './lock.js';
 import { releaseInfos } from './releases.js';
 import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
 import type { Step } from './steps/types.js';
+import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
 
 /** A flow is an ordered list of steps; a rollout runs its steps batch by batch. */
 export type FlowItem = Step | { rollout: Step[] };
@@ -53,16 +54,8 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
 
 /** Splits the hosts into the batches of the stage's strategy. */
 export function planBatches<T>(hosts: T[], strategy: Strategy): T[][] {
-  if (strategy.type === 'all-at-once' || hosts.length === 0) return [hosts];
-  const batches: T[][] = [];
-  let rest = hosts;
-  if (strategy.type === 'canary') {
-    batches.push(rest.slice(0, Math.max(1, strategy.canary)));
-    rest = rest.slice(Math.max(1, strategy.canary));
-  }
-  const size = Math.max(1, strategy.batchSize);
-  for (let i = 0; i < rest.length; i += size) batches.push(rest.slice(i, i + size));
-  return batches.filter((b) => b.length);
+  if (hosts.length === 0) return [hosts];
+  return strategyOf(strategy).batches(hosts, strategy);
 }
 
 /**
@@ -77,8 +70,8 @@ export function resolveStrategy(base: Strategy, given: Partial<Strategy> = {}, p
   };
   whole(given.batchSize, '--batch');
   whole(given.canary, '--canary');
-  if (given.type !== undefined && !['all-at-once', 'rolling', 'canary'].includes(given.type)) {
-    throw new UsageError(`unknown strategy '${given.type}'`, { hint: 'use all-at-once, rolling or canary' });
+  if (given.type !== undefined && !isStrategyName(given.type)) {
+    throw new UsageError(`unknown strategy '${given.type}'`, { hint: `use ${STRATEGY_NAMES.join(', ')}` });
   }
   if (given.type) s.type = given.type;
   else if (given.canary !== undefined || pause) s.type = 'canary';
@@ -127,15 +120,13 @@ async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
     if (ctx.hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} is live on every host already`);
     return {};
   }
+  const plan = strategyOf(strategy);
   const batches = planBatches(hosts, strategy);
-  const batched = strategy.type !== 'all-at-once';
+  const batched = plan.batched;
   for (const [i, batch] of batches.entries()) {
     if (ctx.interrupted) break; // a batch in flight finishes; the rest stay on their release
     const scope: BatchScope = batched ? { batch: i + 1 } : {};
-    if (batched) {
-      const label = strategy.type === 'canary' && i === 0 ? 'canary' : `batch ${i + 1}/${batches.length}`;
-      ctx.events.log(`${label}: ${batch.map((h) => h.name).join(', ')}`);
-    }
+    if (batched) ctx.events.log(`${plan.label(i, batches.length)}: ${batch.map((h) => h.name).join(', ')}`);
     let drained = false;
     try {
       if (batched) {
@@ -150,7 +141,7 @@ async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
     } catch (e) {
       throw await failRollout(ctx, e, drained ? batch : []);
     }
-    if (strategy.type === 'canary' && i === 0 && ctx.opts.pause && batches.length > 1) {
+    if (plan.pausesAfter(i) && ctx.opts.pause && i < batches.length - 1) {
       const rest = batches.slice(1).flat();
       await stageForLater(ctx, rest);
       ctx.events.log(`paused after the canary (${batch.map((h) => h.name).join(', ')}); ${rest.map((h) => h.name).join(', ')} stay on their release`);

@@ -14,7 +14,7 @@ export const MAINTENANCE_FILE = 'maintenance.html';
 
 /**
  * `ship maintenance <stage> on|off`: puts up or takes down shared/maintenance.html on every
- * host (DESIGN §5), which the nginx template answers with 503 for every request. The page
+ * host (docs/zero-downtime.md), which the nginx template answers with 503 for every request. The page
  * is `maintenance.page` from the config, else templates/maintenance.html. `on` writes a
  * temporary file and renames it over the page, so nginx never sees half a page. Locks
  * like every writing command.

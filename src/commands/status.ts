@@ -24,7 +24,7 @@ export interface StatusRow {
 /**
  * `ship status <stage>`: per host the current and next release, the lock holder, and
  * the pending contract migrations. Reads only. Exits 0 whatever it finds on the hosts
- * it reached, 4 when one could not be reached (DESIGN §8).
+ * it reached, 4 when one could not be reached (docs/architecture.md, Exit codes).
  */
 export async function status(o: CommandOptions, print: Printer): Promise<CommandResult> {
   const events = o.events ?? new Events();

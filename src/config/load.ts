@@ -3,9 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
-import { configSchema, toMs, HOOK_STEPS, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
+import { configSchema, toMs, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
 import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
 import { resolveColors, resolveWeighted } from '../colors/config.js';
+// A cycle by design (steps import config helpers): hookableSteps is only called at run time.
+import { hookableSteps } from '../flows.js';
 
 /** Where the config is looked for, in each directory from the working directory upward. */
 export const SEARCH_PLACES = [
@@ -271,8 +273,9 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
 
   for (const key of Object.keys(merged.hooks ?? {})) {
     const m = /^(before|after):(.+)$/.exec(key);
-    const ok = ['drain', 'undrain', 'failed'].includes(key) || (m && (HOOK_STEPS as readonly string[]).includes(m[2]));
-    if (!ok) problems.push({ path: `hooks.${key}`, message: 'unknown hook', hint: `use before:<step>, after:<step>, drain, undrain or failed; steps: ${HOOK_STEPS.join(', ')}` });
+    const steps = hookableSteps();
+    const ok = ['drain', 'undrain', 'failed'].includes(key) || (m && steps.includes(m[2]));
+    if (!ok) problems.push({ path: `hooks.${key}`, message: 'unknown hook', hint: `use before:<step>, after:<step>, drain, undrain or failed; steps: ${steps.join(', ')}` });
     if (BEFORE_CONNECT_HOOKS.includes(key)) {
       const value = merged.hooks![key];
       (Array.isArray(value) ? value : [value]).forEach((cmd, i) => {

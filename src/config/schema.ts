@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { STRATEGY_NAMES } from '../strategies/index.js';
 
 /** Milliseconds, or a string with a unit: '500ms', '2s', '1m'. */
 export const duration = z.union([
@@ -148,7 +149,7 @@ const settings = {
   hooks: z.record(z.string(), commandList).optional(),
   strategy: z
     .object({
-      type: z.enum(['all-at-once', 'rolling', 'canary']).optional(),
+      type: z.enum(STRATEGY_NAMES).optional(),
       batchSize: z.number().int().min(1).optional(),
       canary: z.number().int().min(1).optional(),
       // Two colors only (processes + ports): traffic weights in percent, walked in order.
@@ -187,21 +188,3 @@ export type HostInput = z.infer<typeof hostSchema>;
 export type HostObjectInput = z.infer<typeof hostObjectSchema>;
 export type StageInput = z.infer<typeof stageSchema>;
 export type ShipConfigInput = z.infer<typeof configSchema>;
-
-export const HOOK_STEPS = [
-  'build',
-  'connect',
-  'lock',
-  'upload',
-  'link',
-  'publish',
-  'migrate',
-  'start',
-  'switch',
-  'reload',
-  'health',
-  'backfill',
-  'contract',
-  'finish',
-  'rollback',
-] as const;

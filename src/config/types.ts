@@ -48,7 +48,8 @@ export interface SharedUpload {
   secret: boolean;
 }
 
-export type StrategyType = 'all-at-once' | 'rolling' | 'canary';
+export type { StrategyType } from '../strategies/index.js';
+import type { StrategyType } from '../strategies/index.js';
 export type ContractPolicy = 'manual' | 'next-deploy' | 'after-switch';
 
 /** `migrations.backfill`: how backfill migrations run (see src/migrations/backfill.ts). */

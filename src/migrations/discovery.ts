@@ -1,5 +1,5 @@
 /**
- * Migration files and their names (DESIGN §4): `<id>_<name>.<phase>.<ext>` under
+ * Migration files and their names (README, Files, order, ledger): `<id>_<name>.<phase>.<ext>` under
  * `migrations.dir`, phase `expand`, `backfill` or `contract` (none: expand). Pure.
  */
 export type Phase = 'expand' | 'backfill' | 'contract';

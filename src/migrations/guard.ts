@@ -4,7 +4,7 @@ import { contractsMissingFrom } from './plan.js';
 import { readLedger, releaseMigrations, stageView } from './remote.js';
 
 /**
- * The rollback guard (DESIGN §4): going back to a release that lacks an applied contract
+ * The rollback guard (README, Migrations): going back to a release that lacks an applied contract
  * migration would run code written for a column or table that no longer exists. Refused,
  * naming the migration, unless --force.
  */

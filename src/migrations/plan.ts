@@ -6,7 +6,7 @@ import { backfillProgress, backfillsBlocking, describeOpen, openBackfills, type 
 import { byId, type Migration, type Phase } from './discovery.js';
 import { appliedById, type LedgerEntry } from './ledger.js';
 
-/** The first host with role `db`, else the first host (DESIGN §4). */
+/** The first host with role `db`, else the first host (README, Migrations). */
 export function migrationHostOf<T extends { roles: string[] }>(hosts: T[]): T | undefined {
   return hosts.find((h) => h.roles.includes('db')) ?? hosts[0];
 }
@@ -72,7 +72,7 @@ export interface ContractState {
 
 /**
  * Contract migrations are pending when a good release on some host holds a file the
- * ledger lacks (DESIGN §8); one is runnable when every host's current release contains it
+ * ledger lacks (README, When contract migrations run); one is runnable when every host's current release contains it
  * and every backfill with a lower id (in any of those releases, or started in the
  * ledger) is done.
  */

@@ -9,7 +9,7 @@ import type { Step } from './types.js';
 
 /**
  * Runs pending expand migrations on the migration host, after publish and before the
- * switch (DESIGN §4). Under `migrations.contract: next-deploy` it first runs the contract
+ * switch (README, Migrations). Under `migrations.contract: next-deploy` it first runs the contract
  * migrations that are runnable (every host's current release holds them): those
  * shipped by earlier deploys, never the ones this deploy ships, since no host runs this
  * release yet. A changed applied migration stops everything before anything runs.

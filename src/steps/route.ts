@@ -5,6 +5,7 @@ import { runHook } from '../hooks.js';
 import { record } from '../host-state.js';
 import { releaseInfos } from '../releases.js';
 import { planBatches } from '../runner.js';
+import { strategyOf } from '../strategies/index.js';
 import { switchHost } from '../switch.js';
 import { otherColor, type Color } from '../colors/gates.js';
 import { applyRouter, portsOf, type ColorState } from '../colors/router.js';
@@ -80,10 +81,11 @@ function weighted(ctx: Ctx): boolean {
 /** All traffic to the new color, per batch of the strategy. */
 async function blueGreen(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  const plan = strategyOf(ctx.stage.strategy);
   const batches = planBatches(hosts, ctx.stage.strategy);
-  const batched = ctx.stage.strategy.type !== 'all-at-once';
+  const batched = plan.batched;
   for (const [i, batch] of batches.entries()) {
-    if (batched) ctx.events.log(`batch ${i + 1}/${batches.length}: ${batch.map((h) => h.name).join(', ')}`);
+    if (batched) ctx.events.log(`${plan.label(i, batches.length)}: ${batch.map((h) => h.name).join(', ')}`);
     if (batched) await runHook(ctx, 'drain', batch);
     await forEachHost(ctx, 'route', batch, async (h) => {
       const r = await hostColors(h);

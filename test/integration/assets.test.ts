@@ -1,5 +1,5 @@
 /**
- * Asset carry-over over real sshd hosts (DESIGN §5 `assets`, §1): a new release gets the
+ * Asset carry-over over real sshd hosts (`assets`; docs/architecture.md): a new release gets the
  * asset files of the previous `keep` good releases that it lacks, as hard links, its own
  * files winning, recorded in its manifest; a rollback adds the asset files of the release
  * being left that the target lacks (new paths only) and records them in the target's

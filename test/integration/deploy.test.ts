@@ -28,7 +28,7 @@ function proj(sub: string, stage: Record<string, unknown> = {}, top: Record<stri
   return p;
 }
 
-test('first deploy: the layout of DESIGN §1 on every host; second deploy; current is relative', async () => {
+test('first deploy: the documented server layout on every host; second deploy; current is relative', async () => {
   const p = proj('layout');
   writeBuild(p.build, 'v1', 3, { 'storage/from-build.txt': 'dropped', '.env': 'from build' });
   const r1 = await ship(['deploy', 'test', '--json'], { cwd: p.dir });
@@ -192,7 +192,7 @@ test('rollback to the previous release, twice, then --to; malformed --to is exit
   assert.equal(version(), ['C', 'C', 'C'], 'a rolled-back release can be re-activated with --to');
   const rel = await ship(['releases', 'test', '--json'], { cwd: p.dir });
   const states = Object.fromEntries(rel.events.filter((e) => e.host === ssh.hosts[0].name).map((e) => [e.id, e.state]));
-  // A was left for a newer release (superseded), B for an older one (rolled-back): DESIGN §8.
+  // A was left for a newer release (superseded), B for an older one (rolled-back): docs/architecture.md, Release states.
   assert.equal(states, { [ids[0]]: 'superseded', [ids[1]]: 'rolled-back', [ids[2]]: 'active' });
   for (const bad of ['../x', '/etc', '']) {
     const before = layout(path.join(ssh.hosts[0].deployRoot, 'rollback'));

@@ -1,5 +1,5 @@
 /**
- * Forward-only migrations in expand/contract phases (DESIGN §4) on a real PostgreSQL
+ * Forward-only migrations in expand/contract phases (README, Migrations) on a real PostgreSQL
  * (test/harness/postgres.ts) over real sshd hosts (test/harness/sshd.ts). The app is
  * fixtures/address-app: release 1 keeps "name number" in `street`; release 2 expands
  * (street_name, house_number, a sync trigger); release 3 contracts (drops both);

@@ -1,0 +1,38 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { FLOWS, hookableSteps, stepsOf } from '../../src/flows.js';
+
+function hookProblems(hooks: Record<string, string[]>): string[] {
+  try {
+    parseConfig({ app: 'web', hooks, stages: { prod: { hosts: ['local'], deployTo: '/srv/web' } } }, '/srv/project/ship.config.json');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+test('every step of every flow accepts before: and after: hooks', () => {
+  for (const [name, flow] of Object.entries(FLOWS)) {
+    for (const step of stepsOf(flow)) {
+      const hooks = { [`before:${step.name}`]: ['local:true'], [`after:${step.name}`]: ['local:true'] };
+      assert.equal(hookProblems(hooks), [], `${name} flow, step ${step.name}`);
+    }
+  }
+  // The steps a hand-kept list once missed.
+  for (const s of ['stage', 'promote', 'backfill', 'start']) assert.ok(hookableSteps().includes(s), s);
+});
+
+test('a hook on a step no flow has is refused, naming the steps there are', () => {
+  const p = hookProblems({ 'before:deploy': ['local:true'] });
+  assert.equal(p, ['hooks.before:deploy: unknown hook']);
+});
+
+test('flows list their steps in order, the rollout in place', () => {
+  assert.equal(stepsOf(FLOWS.deploy).map((s) => s.name).slice(0, 4), ['build', 'connect', 'lock', 'upload']);
+  assert.ok(stepsOf(FLOWS.deploy).map((s) => s.name).join(' ').includes('migrate switch reload health'));
+});
+
+test.run();
