@@ -14,6 +14,8 @@ const RECORDED = new Set(['deploy', 'switch', 'rollback', 'prune', 'migrate']);
 
 export async function recordRun(ctx: Ctx, error: ShipError | undefined): Promise<void> {
   if (!RECORDED.has(ctx.command) || ctx.opts.dryRun) return;
+  // A command line or config that is wrong (exit 2) changes nothing on any server, history included.
+  if (error?.exitCode === 2) return;
   const outcome: HistoryEntry['outcome'] = error
     ? error.reason === 'interrupted'
       ? 'interrupted'
