@@ -134,6 +134,7 @@ export function runSh(script: string, shown: string, opts: ExecOptions = {}, run
     child.on('close', (code, signal) => {
       running?.delete(kill);
       if (timer) clearTimeout(timer);
+      if (inputError) return reject(inputError);
       resolve({
         command: shown,
         code,
@@ -143,6 +144,15 @@ export function runSh(script: string, shown: string, opts: ExecOptions = {}, run
       });
     });
     child.stdin.on('error', () => {}); // the command may exit without reading its input
+    // Input that fails to produce (an unreadable build file in the archive) ends the
+    // command, which would otherwise wait on its stdin for ever, and is the error.
+    let inputError: Error | undefined;
+    if (opts.stdin && typeof opts.stdin === 'object' && !Buffer.isBuffer(opts.stdin)) {
+      (opts.stdin as Readable).once('error', (e) => {
+        inputError = e;
+        kill();
+      });
+    }
     feed(child.stdin, opts.stdin, framed(script));
   });
 }
