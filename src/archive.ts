@@ -220,7 +220,9 @@ export class FanOut {
     const drop = () => {
       this.branches.delete(b);
       if (!this.branches.size) this.source.destroy();
-      else this.source.resume();
+      // Only a started source may resume: before start() nothing listens, and resuming
+      // would let the archive flow away unread (the other hosts would wait for ever).
+      else if (this.started) this.source.resume();
     };
     b.on('close', drop);
     b.on('error', drop);
