@@ -68,7 +68,8 @@ function assertHoldsBuild(release: string, build: string, label: string) {
     assert.is(g.type, w.type, `${label}: ${p} type`);
     if (w.type === 'file') {
       assert.is(g.sha256, w.sha256, `${label}: ${p} content`);
-      assert.is(g.mode, w.mode! & ~0o022, `${label}: ${p} mode`);
+      // A published release's files are read-only: the build's mode with the write bits cleared.
+      assert.is(g.mode, w.mode! & ~0o222, `${label}: ${p} mode`);
     }
     if (w.type === 'link') assert.is(g.target, w.target, `${label}: ${p} target`);
   }
