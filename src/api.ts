@@ -10,7 +10,7 @@ import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
 import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
 import { stepsOf } from './flows.js';
-import { openHosts } from './steps/connect.js';
+import { openHosts } from './hosts.js';
 import { recordRun } from './run-record.js';
 
 export interface CommandOptions extends LoadOptions, RunOptions {
@@ -47,7 +47,7 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
   if (o.concurrency !== undefined && (!Number.isInteger(o.concurrency) || o.concurrency < 1)) {
     throw new UsageError('--concurrency takes a whole number of at least 1');
   }
-  return { ...stage, hosts, concurrency: o.concurrency ?? stage.concurrency, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
+  return { ...stage, hosts, allHosts: stage.hosts, concurrency: o.concurrency ?? stage.concurrency, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
 }
 
 /**

@@ -15,11 +15,12 @@
  * The plans are pure functions; the two entry points do the linking on the host.
  */
 import { randomBytes } from 'node:crypto';
+import { atOrUnder } from './paths.js';
 import type { Manifest } from './build.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, run } from './context.js';
-import { GOOD } from './releases.js';
-import { manifestText } from './manifest-text.js';
+import { GOOD, hostReleases } from './releases.js';
+import { manifestText, parseManifest } from './manifest-text.js';
 import { sh } from './shell.js';
 
 export type ManifestFile = Manifest['files'][number];
@@ -45,10 +46,7 @@ export interface PlannedFile {
 
 /** True when `p` lies under one of the asset dirs. */
 export function inAssetDirs(p: string, dirs: string[]): boolean {
-  return dirs.some((d) => {
-    const dir = d.replace(/\/+$/, '');
-    return p.startsWith(`${dir}/`);
-  });
+  return dirs.some((d) => p !== d.replace(/\/+$/, '') && atOrUnder(p, d));
 }
 
 function ancestors(p: string): string[] {
@@ -79,10 +77,7 @@ class Occupied {
   taken(p: string): boolean {
     if (this.leaves.has(p) || this.dirs.has(p)) return true;
     if (ancestors(p).some((a) => this.leaves.has(a))) return true;
-    return this.shared.some((s) => {
-      const r = s.replace(/\/+$/, '');
-      return p === r || p.startsWith(`${r}/`);
-    });
+    return this.shared.some((s) => atOrUnder(p, s));
   }
 }
 
@@ -144,13 +139,7 @@ export function withCarried(manifest: AssetManifest, planned: PlannedFile[], by:
 
 async function readManifest(h: HostRun, id: string): Promise<AssetManifest | undefined> {
   const buf = await h.t.readFile(h.paths.manifest(id));
-  if (!buf) return undefined;
-  try {
-    const m = JSON.parse(buf.toString('utf8')) as AssetManifest;
-    return Array.isArray(m.files) ? { ...m, links: m.links ?? [] } : undefined;
-  } catch {
-    return undefined;
-  }
+  return buf ? (parseManifest(buf.toString('utf8'))?.manifest as AssetManifest | undefined) : undefined;
 }
 
 function groupByFrom(planned: PlannedFile[]): Map<string, string[]> {
@@ -171,7 +160,7 @@ export async function withCarriedAssets(ctx: Ctx, h: HostRun, partial: string, m
   const assets = ctx.stage.assets;
   const id = manifest.release;
   if (!assets || assets.keep < 1 || !assets.dirs.length) return manifest;
-  const previous = h.infos
+  const previous = hostReleases(h)
     .filter((r) => r.id < id && GOOD.has(r.state) && h.dirs.includes(r.id))
     .sort((a, b) => (a.id < b.id ? 1 : -1))
     .slice(0, assets.keep);

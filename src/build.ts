@@ -1,4 +1,5 @@
 import type { BuildInfo } from './context.js';
+import { atOrUnder } from './paths.js';
 import { allHashed, sha256File, walkBuild } from './scan.js';
 
 /**
@@ -13,8 +14,7 @@ export async function scanBuild(dir: string, opts: { exclude: string[]; followSy
 
 /** Drops what lies at or under a shared path: the release gets a symlink there instead. */
 export function withoutShared(b: BuildInfo, shared: string[]): BuildInfo {
-  const roots = shared.map((s) => s.replace(/\/+$/, ''));
-  const out = (p: string) => !roots.some((r) => p === r || p.startsWith(`${r}/`));
+  const out = (p: string) => !shared.some((r) => atOrUnder(p, r));
   const files = b.files.filter((f) => out(f.path));
   return { ...b, files, links: b.links.filter((l) => out(l.path)), dirs: b.dirs.filter(out), bytes: files.reduce((n, f) => n + f.size, 0) };
 }

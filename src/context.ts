@@ -1,10 +1,10 @@
-import os from 'node:os';
+import { localUser } from './local-user.js';
 import pLimit from 'p-limit';
 import type { HostConfig, Stage } from './config/types.js';
 import { CommandError, ShipError, toShipError } from './errors.js';
 import type { Events } from './events.js';
 import { Paths } from './paths.js';
-import type { HistoryEntry, ReleaseInfo } from './releases.js';
+import type { HistoryEntry } from './releases.js';
 import { raw, type Shell } from './shell.js';
 import type { ExecOptions, ExecResult, Transport } from './transport/types.js';
 
@@ -39,7 +39,6 @@ export interface HostRun {
   nextId?: string;
   history: HistoryEntry[];
   dirs: string[];
-  infos: ReleaseInfo[];
   /** The connection is open (the `failed` hook runs on such hosts). */
   connected?: boolean;
   lockHeld: boolean;
@@ -94,19 +93,12 @@ export function newCtx(command: string, stage: Stage, events: Events, opts: RunO
     bytesSent: 0,
     pruned: {},
     stepMs: {},
-    user: safeUser(),
+    user: localUser(),
     startedAt: new Date(),
     interrupted: false,
   };
 }
 
-function safeUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
 
 /** More SHIP_* values per host, set by a feature for the rest of the run (two colors: SHIP_COLOR, SHIP_PORT). */
 export const hostExtraEnv = new WeakMap<HostRun, Record<string, string>>();

@@ -2,7 +2,7 @@ import type { Ctx, HostRun } from './context.js';
 import { CommandError, ShipError } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
-import { parseHistory, releaseInfos, type HistoryEntry } from './releases.js';
+import { parseHistory, type HistoryEntry } from './releases.js';
 import { sh } from './shell.js';
 
 /** What the state read learned about a host beyond releases and history. */
@@ -79,7 +79,6 @@ export async function readHostState(h: HostRun): Promise<void> {
   h.nextId = h.paths.idFromLink(next);
   h.dirs = dirs.sort();
   h.history = parseHistory(text);
-  h.infos = releaseInfos(h.history, h.dirs, h.currentId);
 }
 
 /** Appends one line to the host's history. */
@@ -108,6 +107,15 @@ export async function missingSharedFiles(h: HostRun, files: string[]): Promise<s
     if (!s || s.type === 'dir') missing.push(f);
   }
   return missing;
+}
+
+/**
+ * What a release of `bytes` needs free on a host, in KiB: its size plus a tenth (file
+ * system overhead of many small files) plus 1 MiB for the manifest and metadata. The
+ * deploy refuses below it; `ship check` judges by it too.
+ */
+export function diskNeedKb(bytes: number): number {
+  return Math.ceil((bytes * 1.1) / 1024) + 1024;
 }
 
 /** Free space (KiB) on the file system holding `dir`, from `df -Pk`; or why it is unknown. */

@@ -1,5 +1,11 @@
 import path from 'node:path/posix';
 
+/** True when relative path `p` is `root` or lies under it (a trailing slash on root is ignored). */
+export function atOrUnder(p: string, root: string): boolean {
+  const r = root.replace(/\/+$/, '');
+  return p === r || p.startsWith(`${r}/`);
+}
+
 /** Where things live under deployTo (docs/architecture.md, The layout on a server). Pure. */
 export class Paths {
   constructor(readonly root: string) {}

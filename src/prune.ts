@@ -51,7 +51,6 @@ export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<str
     );
   }
   h.dirs = dirs.filter((d) => !doomed.includes(d) && !stale.includes(d));
-  h.infos = releaseInfos(h.history, h.dirs, h.currentId);
   if (doomed.length) await record(ctx, h, { action: 'prune', removed: doomed });
   return doomed;
 }

@@ -2,6 +2,8 @@
  * Release records and the decisions made from them: states, the rollback target,
  * what pruning removes. Pure functions over history lines and directory names.
  */
+import { UsageError } from './errors.js';
+
 export type ReleaseState = 'staged' | 'active' | 'superseded' | 'rolled-back' | 'failed' | 'unknown';
 
 export interface HistoryEntry {
@@ -59,6 +61,11 @@ export function parseHistory(text: string): HistoryEntry[] {
 }
 
 /** Every release directory with its state; `current` always reads as active. */
+/** A host's releases with their states, derived from what the run knows of it (never stored). */
+export function hostReleases(h: { history: HistoryEntry[]; dirs: string[]; currentId?: string }): ReleaseInfo[] {
+  return releaseInfos(h.history, h.dirs, h.currentId);
+}
+
 export function releaseInfos(history: HistoryEntry[], dirs: string[], currentId?: string): ReleaseInfo[] {
   const state = new Map<string, ReleaseState>();
   const created = new Map<string, string>();
@@ -116,4 +123,23 @@ export function selectPrune(infos: ReleaseInfo[], g: PruneGuard): string[] {
   const bad = byNewest.find((r) => r.state === 'failed' || r.state === 'rolled-back');
   if (bad) protect.add(bad.id);
   return byNewest.filter((r) => r.state !== 'unknown' && !protect.has(r.id)).map((r) => r.id).sort();
+}
+
+/**
+ * A release named on the command line (`ship rollback --to`, `ship switch <id>`) must be
+ * on every host and one ship published that did not fail; else a usage error naming the
+ * first host where it is not.
+ */
+export function checkNamedRelease(hosts: { name: string; history: HistoryEntry[]; dirs: string[]; currentId?: string }[], id: string, stage: string): void {
+  for (const h of hosts) {
+    const info = hostReleases(h).find((r) => r.id === id);
+    if (!info) throw new UsageError(`${h.name}: no release ${id}`, { host: h.name, hint: `see: ship releases ${stage}` });
+    if (info.state === 'failed') throw new UsageError(`${h.name}: release ${id} failed its deploy and cannot be made live`, { host: h.name, hint: 'deploy a fixed build instead' });
+    if (!SWITCHABLE.has(info.state)) {
+      throw new UsageError(`${h.name}: ${id} is not a release ship published (state ${info.state}): it is never made live`, {
+        host: h.name,
+        hint: `name a release listed by: ship releases ${stage}`,
+      });
+    }
+  }
 }

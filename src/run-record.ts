@@ -9,6 +9,7 @@ import type { Ctx, HostRun } from './context.js';
 import type { ShipError } from './errors.js';
 import { record } from './host-state.js';
 import type { HistoryEntry } from './releases.js';
+import { hostReleases } from './releases.js';
 
 const RECORDED = new Set(['deploy', 'switch', 'rollback', 'prune', 'migrate']);
 
@@ -45,6 +46,6 @@ function releaseOf(ctx: Ctx, h: HostRun): Pick<HistoryEntry, 'release' | 'previo
   if (ctx.command === 'prune' || ctx.command === 'migrate') return { release: h.currentId };
   const release = h.target ?? ctx.release;
   const previous = h.switchedFrom !== undefined ? (h.switchedFrom ?? undefined) : h.currentId !== release ? h.currentId : undefined;
-  const revision = ctx.build?.revision ?? h.infos.find((r) => r.id === release)?.revision;
+  const revision = ctx.build?.revision ?? hostReleases(h).find((r) => r.id === release)?.revision;
   return { release, ...(previous ? { previous } : {}), ...(revision ? { revision } : {}) };
 }

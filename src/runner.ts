@@ -5,7 +5,7 @@ import { toShipError, ShipError, UsageError } from './errors.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
-import { releaseInfos } from './releases.js';
+
 import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
 import type { Step } from './steps/types.js';
 import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
@@ -192,7 +192,6 @@ async function markFailedEverywhere(ctx: Ctx, id: string, err: ShipError): Promi
   await forEachHost(ctx, 'mark failed', ctx.hosts, async (h) => {
     if (h.currentId !== id && h.dirs.includes(id) && !h.history.some((x) => x.action === 'failure' && x.release === id)) {
       await record(ctx, h, { action: 'failure', release: id, states: { [id]: 'failed' }, message: err.message });
-      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
     }
     if (h.nextId === id) await removeNext(h);
   }).catch((x) => ctx.events.warn(`could not mark ${id} failed everywhere: ${toShipError(x).message}`));
@@ -219,7 +218,6 @@ export async function revertSwitched(ctx: Ctx): Promise<{ reverted: HostRun[]; i
     else await unlinkCurrent(ctx, h);
     if (left && markFailed) {
       await record(ctx, h, { action: 'failure', release: left, states: { [left]: 'failed' }, message: ctx.error?.message });
-      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
     }
     if (back && ctx.stage.reload) {
       await runUserCommand(ctx, h, ctx.stage.reload, `reload (${ctx.stage.reload}) after the rollback`, h.paths.current, {

@@ -93,7 +93,6 @@ async function switched(ctx: Ctx, h: HostRun, id: string, from: string | undefin
   const states: Record<string, ReleaseState> = { [id]: 'active' };
   if (from && from !== id) states[from] = leavingState(from, id);
   await record(ctx, h, { action, release: id, previous: from, states });
-  h.infos = releaseInfos(h.history, h.dirs, h.currentId);
   ctx.events.emit({ type: 'switch', host: h.name, release: id, previous: from });
 }
 
@@ -150,7 +149,6 @@ export async function unlinkCurrent(ctx: Ctx, h: HostRun): Promise<void> {
   if (st) await h.t.remove(h.paths.current);
   h.currentId = undefined;
   if (left) await record(ctx, h, { action: 'rollback', previous: left, states: { [left]: 'rolled-back' } });
-  h.infos = releaseInfos(h.history, h.dirs, h.currentId);
   ctx.events.warn(`no release was live before this run: current (${left ?? 'nothing'}) removed`, h.name);
 }
 

@@ -4,7 +4,8 @@ import type { Printer } from '../cli.js';
 import { forEachHost, type Ctx, type HostRun } from '../context.js';
 import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';
-import { freeSpace, missingSharedFiles } from '../host-state.js';
+import { diskNeedKb, freeSpace, missingSharedFiles } from '../host-state.js';
+import { forwardingForbidden } from '../health.js';
 import { redactUrl } from '../redact.js';
 import { describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
@@ -57,8 +58,8 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
 
   const free = await freeSpace(h, dir);
   if ('kb' in free) {
-    const needKb = Math.ceil((ctx.build?.bytes ?? 0) / 1024) * 2;
-    add('disk', free.kb > needKb, `${Math.round(free.kb / 1024)} MiB free${needKb ? `, a release needs about ${(needKb / 2048).toFixed(1)} MiB` : ''}`);
+    const bytes = ctx.build?.bytes ?? 0;
+    add('disk', free.kb > diskNeedKb(bytes), `${Math.round(free.kb / 1024)} MiB free${bytes ? `, a release needs about ${(bytes / 1024 / 1024).toFixed(1)} MiB` : ''}`);
   } else add('disk', false, `could not read free space: ${free.error}`);
 
   const tools = await h.t.exec(
@@ -88,7 +89,7 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
       add('health route', true, `${redactUrl(hc.url)} reachable through the SSH connection (direct-tcpip)`);
     } catch (e) {
       const msg = (e as Error).message;
-      if (/prohibit|denied/i.test(msg)) {
+      if (forwardingForbidden(e)) {
         const curl = await h.t.exec(sh`command -v curl || command -v wget`);
         add('health route', curl.code === 0, curl.code === 0 ? `TCP forwarding is off: will use ${curl.stdout.trim()} on the host` : 'TCP forwarding is off and neither curl nor wget is installed');
       } else add('health route', !h.currentId, `${redactUrl(hc.url)}: ${msg}${h.currentId ? '' : ' (nothing deployed yet)'}`);

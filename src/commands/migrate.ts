@@ -5,8 +5,8 @@ import { ShipError, UsageError } from '../errors.js';
 import { pendingBackfills, progressWords } from '../migrations/backfill.js';
 import { compareIds } from '../migrations/discovery.js';
 import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
-import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
-import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
+import { pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
+import { assertUnchanged, contractBatch, hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
 import { fmtMs } from '../reporters/format.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
@@ -43,8 +43,7 @@ const expandStep: Step = {
       if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to migrate`, { host: db.name, reason: 'no-release' });
       const migrations = await releaseMigrations(ctx, db, ref);
       const ledger = await readLedger(db);
-      const changed = checksumMismatches(migrations, ledger, ref);
-      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+      assertUnchanged(db, migrations, ledger, ref);
       const todo = pendingExpands(migrations, ledger);
       const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
       if (!todo.length && !backfills.length) {
@@ -120,10 +119,8 @@ const contractStep: Step = {
         );
       }
       for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
-      const cur = await releaseMigrations(ctx, db, db.currentId!);
-      const changed = checksumMismatches(cur, ledger, db.currentId!);
-      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-      await runMigrations(ctx, db, [{ release: db.currentId!, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }], db.currentId!);
+      const batch = await contractBatch(ctx, view, ledger, pending);
+      if (batch) await runMigrations(ctx, db, [batch], batch.release);
     } finally {
       await view.close();
     }

@@ -9,6 +9,7 @@ import { fmtAge } from '../reporters/format.js';
 import type { Step } from '../steps/types.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
+import { hostReleases } from '../releases.js';
 
 export interface ReleaseRow {
   host: string;
@@ -23,7 +24,7 @@ export interface ReleaseRow {
 export async function releases(o: CommandOptions, print: (rows: ReleaseRow[]) => void): Promise<CommandResult> {
   return runCommand('releases', o, [connect], async (ctx) => {
     const rows: ReleaseRow[] = ctx.hosts.flatMap((h) =>
-      h.infos.map((r) => ({
+      hostReleases(h).map((r) => ({
         host: h.name,
         id: r.id,
         state: r.state,

@@ -5,7 +5,8 @@ import { ConnectError, toShipError, type ExitCode, type ShipError } from '../err
 import { Events } from '../events.js';
 import { publicLock, readLock } from '../lock.js';
 import { migrationHostOf, pendingContracts, type ContractState } from '../migrations/plan.js';
-import { connectHost, hostMigrations, newHostRun, readLedger } from '../migrations/remote.js';
+import { connectHost, openHosts } from '../hosts.js';
+import { hostMigrations, readLedger } from '../migrations/remote.js';
 
 export interface StatusRow {
   host: string;
@@ -34,7 +35,7 @@ export async function status(o: CommandOptions, print: Printer): Promise<Command
   const hosts: HostRun[] = [];
   const failures = new Map<string, ShipError>();
   try {
-    for (const cfg of stage.hosts) hosts.push(await newHostRun(ctx, cfg));
+    hosts.push(...(await openHosts(ctx)));
     ctx.hosts = hosts;
     await Promise.all(
       hosts.map((h) =>

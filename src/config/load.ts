@@ -1,4 +1,5 @@
 import { cosmiconfig } from 'cosmiconfig';
+import { atOrUnder } from '../paths.js';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -290,7 +291,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
   const all = [...sharedDirs, ...sharedFiles].map((p) => p.replace(/\/+$/, ''));
   all.forEach((a, i) =>
     all.forEach((b, j) => {
-      if (i < j && (a === b || b.startsWith(`${a}/`) || a.startsWith(`${b}/`))) {
+      if (i < j && (atOrUnder(b, a) || atOrUnder(a, b))) {
         problems.push({ path: 'shared', message: `shared paths '${a}' and '${b}' overlap`, hint: 'list each shared path once, none inside another' });
       }
     }),
@@ -380,6 +381,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     upload: { compress: merged.upload?.compress ?? 'auto' },
     maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },
     hosts,
+    allHosts: hosts,
   };
 }
 

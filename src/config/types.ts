@@ -100,7 +100,10 @@ export interface Stage {
   /** How the upload archive is compressed; auto: none on loopback/LAN, else zstd when both ends have it, else gzip -1. */
   upload: { compress: 'none' | 'gzip' | 'zstd' | 'auto' };
   maintenance: { page?: string };
+  /** The hosts this run works on (after --hosts / --roles). */
   hosts: HostConfig[];
+  /** Every host of the stage, whatever the run selected: migrations judge by all of them. */
+  allHosts: HostConfig[];
 }
 
 /** Canary gates: the new color may be this much worse than the old one. */

@@ -2,22 +2,18 @@
  * Migrations on the hosts: listing the migration files of releases (one command per
  * host), the ledger, the migration host, and running migrations there.
  */
-import path from 'node:path/posix';
-import { loadConfig } from '../config/load.js';
-import type { HostConfig } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { runUserCommand } from '../context.js';
 import { ShipError } from '../errors.js';
-import { readHostState, record } from '../host-state.js';
-import { Paths } from '../paths.js';
-import { GOOD } from '../releases.js';
+import { record } from '../host-state.js';
+import { connectHost, openHost } from '../hosts.js';
+import { GOOD, hostReleases } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, sh } from '../shell.js';
-import { createTransport } from '../transport/index.js';
 import { batchCommand } from './backfill.js';
 import { discover, type ListedFile, type Migration } from './discovery.js';
 import { ledgerLine, parseLedger, type LedgerEntry } from './ledger.js';
-import { migrationHostOf, type HostMigrations } from './plan.js';
+import { checksumMismatches, describeMismatch, migrationHostOf, pendingContracts, type ContractState, type HostMigrations } from './plan.js';
 
 /**
  * The migration files of each named release on a host: name, sha256, executable bit.
@@ -72,7 +68,7 @@ export async function hostMigrations(ctx: Ctx, hosts: HostRun[], unreachable: st
   const gone: HostMigrations[] = unreachable.map((host) => ({ host, currentMigrations: [], releases: [], unreachable: true }));
   const reached = await Promise.all(
     hosts.map(async (h) => {
-      const good = h.infos.filter((r) => GOOD.has(r.state) || r.id === h.currentId).map((r) => r.id);
+      const good = hostReleases(h).filter((r) => GOOD.has(r.state) || r.id === h.currentId).map((r) => r.id);
       const files = await listReleaseFiles(h, good, dir);
       const releases = good.map((id) => ({ id, migrations: discover(files.get(id) ?? [], dir).migrations }));
       const current = h.currentId ? releases.find((r) => r.id === h.currentId) : undefined;
@@ -80,6 +76,31 @@ export async function hostMigrations(ctx: Ctx, hosts: HostRun[], unreachable: st
     }),
   );
   return [...reached, ...gone];
+}
+
+/** Migrations are forward-only: an applied migration whose file changed stops everything before anything runs. */
+export function assertUnchanged(db: HostRun, migrations: Migration[], ledger: LedgerEntry[], release: string): void {
+  const changed = checksumMismatches(migrations, ledger, release);
+  if (!changed.length) return;
+  throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
+    host: db.name,
+    reason: 'migration-changed',
+    hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
+  });
+}
+
+/**
+ * The contract migrations that may run now (every live release holds them), taken from
+ * the migration host's current release and checked against the ledger; undefined when
+ * none is runnable. `pending` saves the hosts' listing when the caller has it already.
+ */
+export async function contractBatch(ctx: Ctx, view: StageView, ledger: LedgerEntry[], pending?: ContractState[]): Promise<MigrationBatch | undefined> {
+  const db = view.db;
+  const runnable = (pending ?? pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger)).filter((c) => c.runnable);
+  if (!runnable.length || !db.currentId) return undefined;
+  const cur = await releaseMigrations(ctx, db, db.currentId);
+  assertUnchanged(db, cur, ledger, db.currentId);
+  return { release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) };
 }
 
 export async function readLedger(h: HostRun): Promise<LedgerEntry[]> {
@@ -90,22 +111,6 @@ export async function readLedger(h: HostRun): Promise<LedgerEntry[]> {
 export async function appendLedger(h: HostRun, e: LedgerEntry): Promise<void> {
   await h.t.mkdirp(h.paths.meta);
   await h.t.appendFile(h.paths.ledger, ledgerLine(e));
-}
-
-/** Connects a host that the run did not open (read-only use) and reads its state. */
-export async function connectHost(h: HostRun): Promise<void> {
-  await h.t.connect();
-  if (h.cfg.deployTo.startsWith('~/')) {
-    h.root = path.join(await h.t.home(), h.cfg.deployTo.slice(2));
-    h.paths = new Paths(h.root);
-  }
-  h.cwd = h.root;
-  await readHostState(h);
-}
-
-export async function newHostRun(ctx: Ctx, cfg: HostConfig): Promise<HostRun> {
-  const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
-  return { cfg, name: cfg.name, t, root: cfg.deployTo, paths: new Paths(cfg.deployTo), history: [], dirs: [], infos: [], lockHeld: false, published: false, cwd: cfg.deployTo };
 }
 
 /**
@@ -123,13 +128,7 @@ export interface StageView {
 }
 
 export async function stageView(ctx: Ctx, needAll: boolean): Promise<StageView> {
-  let cfgs = ctx.stage.hosts;
-  try {
-    const full = (await loadConfig({ configFile: ctx.stage.configFile })).stage(ctx.stage.name).hosts;
-    if (full.length) cfgs = full;
-  } catch {
-    /* the run's own (already loaded) stage is what we have */
-  }
+  const cfgs = ctx.stage.allHosts;
   const dbCfg = migrationHostOf(cfgs)!;
   const inRun = new Map(ctx.hosts.map((h) => [h.name, h]));
   const extra: HostRun[] = [];
@@ -144,7 +143,7 @@ export async function stageView(ctx: Ctx, needAll: boolean): Promise<StageView> 
         continue;
       }
       if (!needAll && cfg.name !== dbCfg.name) continue;
-      const h = await newHostRun(ctx, cfg);
+      const h = await openHost(ctx, cfg);
       extra.push(h);
       try {
         await connectHost(h);

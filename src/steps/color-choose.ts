@@ -1,7 +1,7 @@
 import { carryBackAssets } from '../assets.js';
 import { forEachHost, type HostRun } from '../context.js';
 import { record } from '../host-state.js';
-import { releaseInfos } from '../releases.js';
+
 import { otherColor } from '../colors/gates.js';
 import { applyRouter } from '../colors/router.js';
 import { colorsOf, hostColors } from '../colors/runtime.js';
@@ -45,7 +45,6 @@ export const colorRollback: Step = {
       delete r.state.canary;
       await applyRouter(ctx, h, colors, r.state);
       await record(ctx, h, { action: 'rollback', release: h.currentId, previous: release, states: { [release]: 'rolled-back' } });
-      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
       return `all traffic back on ${old} (${r.state.releases[old]}); ${release} keeps running on ${c}, without traffic`;
     });
   },

@@ -2,9 +2,9 @@ import path from 'node:path/posix';
 import type { HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { ShipError } from '../errors.js';
-import { missingSharedFiles, readHostState } from '../host-state.js';
-import { nextReleaseId, Paths } from '../paths.js';
-import { createTransport } from '../transport/index.js';
+import { missingSharedFiles } from '../host-state.js';
+import { connectHost } from '../hosts.js';
+import { nextReleaseId } from '../paths.js';
 import type { Step } from './types.js';
 
 /** Opens every host (verifying its key), reads its releases, and checks what must hold first. */
@@ -13,14 +13,7 @@ export const connect: Step = {
   description: 'connect to every host and read its state',
   async run(ctx) {
     await forEachHost(ctx, 'connect', ctx.hosts, async (h) => {
-      await h.t.connect();
-      h.connected = true;
-      if (h.cfg.deployTo.startsWith('~/')) {
-        h.root = path.join(await h.t.home(), h.cfg.deployTo.slice(2));
-        h.paths = new Paths(h.root);
-      }
-      h.cwd = h.root;
-      await readHostState(h);
+      await connectHost(h);
       if (ctx.command === 'deploy') await checkSharedFiles(ctx.stage.shared.files, h, ctx.stage.name);
     });
     if (ctx.command === 'deploy') {
@@ -43,27 +36,4 @@ async function checkSharedFiles(files: string[], h: HostRun, stage: string): Pro
       hint: `upload ${missing.length > 1 ? 'them' : 'it'} with: ship setup ${stage} --upload ${missing[0]}=<local file> (or list ${missing.length > 1 ? 'them' : 'it'} in shared.upload), then deploy again`,
     });
   }
-}
-
-/** HostRuns for the stage's hosts, not yet connected. */
-export async function openHosts(ctx: import('../context.js').Ctx): Promise<HostRun[]> {
-  return Promise.all(
-    ctx.stage.hosts.map(async (cfg) => {
-      const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
-      const paths = new Paths(cfg.deployTo);
-      return {
-        cfg,
-        name: cfg.name,
-        t,
-        root: cfg.deployTo,
-        paths,
-        history: [],
-        dirs: [],
-        infos: [],
-        lockHeld: false,
-        published: false,
-        cwd: cfg.deployTo,
-      } satisfies HostRun;
-    }),
-  );
 }

@@ -1,5 +1,4 @@
-import { pendingContracts } from '../migrations/plan.js';
-import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
+import { contractBatch, readLedger, runMigrations, stageView } from '../migrations/remote.js';
 import type { Step } from './types.js';
 
 /**
@@ -19,14 +18,13 @@ export const contract: Step = {
     try {
       const db = view.db;
       const ledger = await readLedger(db);
-      const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
-      if (!runnable.length || !db.currentId) return;
+      const batch = await contractBatch(ctx, view, ledger);
+      if (!batch) return;
       if (!view.dbInRun) {
-        ctx.events.warn(`contract migrations ${runnable.map((c) => c.file).join(', ')} are runnable, but the migration host ${db.name} is not part of this run: run ship migrate ${ctx.stage.name} --contract`);
+        ctx.events.warn(`contract migrations ${batch.migrations.map((m) => m.file).join(', ')} are runnable, but the migration host ${db.name} is not part of this run: run ship migrate ${ctx.stage.name} --contract`);
         return;
       }
-      const cur = await releaseMigrations(ctx, db, db.currentId);
-      await runMigrations(ctx, db, [{ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }], db.currentId);
+      await runMigrations(ctx, db, [batch], batch.release);
     } finally {
       await view.close();
     }

@@ -2,8 +2,8 @@ import { ShipError, InternalError } from '../errors.js';
 import { discover, type ListedFile, type Migration } from '../migrations/discovery.js';
 import { pendingBackfills } from '../migrations/backfill.js';
 import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
-import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands } from '../migrations/plan.js';
-import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
+import { pendingExpands } from '../migrations/plan.js';
+import { assertUnchanged, contractBatch, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
 import type { Ctx } from '../context.js';
 import type { Step } from './types.js';
 
@@ -30,24 +30,10 @@ export const migrate: Step = {
       const fromHost = view.dbInRun && !ctx.opts.dryRun;
       const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
       const ledger = await readLedger(db);
-      const changed = checksumMismatches(migrations, ledger, id);
-      if (changed.length) {
-        throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
-          host: db.name,
-          reason: 'migration-changed',
-          hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
-        });
-      }
+      assertUnchanged(db, migrations, ledger, id);
       const batches: MigrationBatch[] = [];
-      if (nextDeploy) {
-        const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
-        if (runnable.length && db.currentId) {
-          const cur = await releaseMigrations(ctx, db, db.currentId);
-          const curChanged = checksumMismatches(cur, ledger, db.currentId);
-          if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-          batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
-        }
-      }
+      const contracts = nextDeploy ? await contractBatch(ctx, view, ledger) : undefined;
+      if (contracts) batches.push(contracts);
       const expands = pendingExpands(migrations, ledger);
       batches.push({ release: id, migrations: expands });
       const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];

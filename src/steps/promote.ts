@@ -1,9 +1,8 @@
 import type { HostRun } from '../context.js';
-import { ShipError, UsageError } from '../errors.js';
+import { ShipError } from '../errors.js';
 import type { Step } from './types.js';
+import { checkNamedRelease, hostReleases, SWITCHABLE } from '../releases.js';
 
-/** States a release may be in for `ship switch` to make it live. */
-const SWITCHABLE = new Set(['staged', 'active', 'superseded', 'rolled-back']);
 
 /**
  * Chooses what `ship switch` makes live: the named release (any one ship published that
@@ -18,12 +17,7 @@ export const promote: Step = {
     const named = ctx.opts.to;
     let target: string;
     if (named !== undefined) {
-      for (const h of hosts) {
-        const info = h.infos.find((r) => r.id === named);
-        if (!info) throw new UsageError(`${h.name}: no release ${named}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
-        if (info.state === 'failed') throw new UsageError(`${h.name}: release ${named} failed its deploy and cannot be made live`, { host: h.name, hint: 'deploy a fixed build instead' });
-        if (!SWITCHABLE.has(info.state)) throw new UsageError(`${h.name}: ${named} is not a release ship published (state ${info.state})`, { host: h.name });
-      }
+      checkNamedRelease(hosts, named, ctx.stage.name);
       target = named;
     } else {
       const staged = hosts.map((h) => h.nextId).filter((x): x is string => !!x).sort();
@@ -52,7 +46,7 @@ export const promote: Step = {
 };
 
 function checkImplicit(h: HostRun, target: string, stage: string): void {
-  const info = h.infos.find((r) => r.id === target);
+  const info = hostReleases(h).find((r) => r.id === target);
   if (!info) {
     throw new ShipError(`${h.name}: release ${target} is not on this host`, {
       host: h.name,

@@ -1,5 +1,5 @@
 import { carryBackAssets } from '../assets.js';
-import { GOOD, previousGood, SWITCHABLE } from '../releases.js';
+import { checkNamedRelease, GOOD, previousGood, hostReleases } from '../releases.js';
 import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
 import { guardRollback } from '../migrations/guard.js';
@@ -17,27 +17,17 @@ export const rollback: Step = {
     const to = ctx.opts.to;
     let target: string | undefined;
     if (to !== undefined) {
-      for (const h of hosts) {
-        const info = h.infos.find((r) => r.id === to);
-        if (!info) throw new UsageError(`${h.name}: no release ${to}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
-        if (info.state === 'failed') throw new UsageError(`${h.name}: release ${to} failed its deploy and cannot be made live`, { host: h.name });
-        if (!SWITCHABLE.has(info.state)) {
-          throw new UsageError(`${h.name}: ${to} is not a release ship published (state ${info.state}): it is never made live`, {
-            host: h.name,
-            hint: `roll back to a release listed by: ship releases ${ctx.stage.name}`,
-          });
-        }
-      }
+      checkNamedRelease(hosts, to, ctx.stage.name);
       target = to;
     } else {
       const newest = hosts.map((h) => h.currentId).filter((x): x is string => !!x).sort().pop();
       if (!newest) throw new ShipError('nothing to roll back to: no host has a current release', { reason: 'no-target' });
-      const candidates = hosts.map((h) => previousGood(h.infos, newest)?.id).filter((x): x is string => !!x);
+      const candidates = hosts.map((h) => previousGood(hostReleases(h), newest)?.id).filter((x): x is string => !!x);
       // The newest release that every host has in a good state.
       target = candidates
         .sort()
         .reverse()
-        .find((id) => hosts.every((h) => h.infos.some((r) => r.id === id && GOOD.has(r.state))));
+        .find((id) => hosts.every((h) => hostReleases(h).some((r) => r.id === id && GOOD.has(r.state))));
       if (!target) {
         throw new ShipError(`nothing to roll back to: no good release older than ${newest} on every host`, {
           reason: 'no-target',

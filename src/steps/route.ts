@@ -3,7 +3,7 @@ import { forEachHost } from '../context.js';
 import { ShipError, toShipError } from '../errors.js';
 import { runHook } from '../hooks.js';
 import { record } from '../host-state.js';
-import { releaseInfos } from '../releases.js';
+
 import { planBatches } from '../runner.js';
 import { strategyOf } from '../strategies/index.js';
 import { switchHost } from '../switch.js';
@@ -125,7 +125,6 @@ async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError
     if (h.switchedFrom !== undefined && h.switchedFrom && h.currentId !== h.switchedFrom) await switchHost(ctx, h, h.switchedFrom, 'rollback');
     if (failed && h.dirs.includes(failed) && !h.history.some((x) => x.action === 'failure' && x.release === failed)) {
       await record(ctx, h, { action: 'failure', release: failed, states: { [failed]: 'failed' }, message: err.message });
-      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
     }
     if (moved || h.switchedFrom !== undefined) undone.push(`${h.name} -> ${before.live ?? '(nothing)'} (${before.live ? before.releases[before.live] : ''})`);
   }).catch((x) => {

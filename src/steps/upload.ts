@@ -1,10 +1,10 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path/posix';
-import { compressed, FanOut, hasLocalZstd, tarSize, tarStream, untarFlags, type ArchiveSpec, type Compression } from '../archive.js';
+import { compressed, FanOut, hasLocalZstd, tarStream, untarFlags, type ArchiveSpec, type Compression } from '../archive.js';
 import type { Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, run } from '../context.js';
-import { checkInodes, freeSpace, hostFacts } from '../host-state.js';
+import { checkInodes, diskNeedKb, freeSpace, hostFacts } from '../host-state.js';
 import { sealFiles } from '../immutable.js';
 import { CommandError, InternalError, ShipError } from '../errors.js';
 import { ManifestCache, parseManifest, sha256, type ParsedManifest } from '../manifest-text.js';
@@ -12,6 +12,7 @@ import { parseRecords, planReuse, reusePrevious, sedRanges, type RemoteUpload, t
 import { allHashed, hashCacheFile, hashJob, saveHashCache } from '../scan.js';
 import { sh } from '../shell.js';
 import type { Step } from './types.js';
+import { hostReleases } from '../releases.js';
 
 /**
  * Sends the build into releases/<id>.partial on every host. A host with a previous
@@ -210,7 +211,7 @@ async function verifyTree(h: HostRun, id: string, types: string | undefined, p: 
  */
 async function previousManifest(h: HostRun, cache: ManifestCache, store: boolean): Promise<{ id: string; parsed: ParsedManifest } | undefined> {
   const facts = hostFacts(h);
-  const failed = new Set(h.infos.filter((r) => r.state === 'failed').map((r) => r.id));
+  const failed = new Set(hostReleases(h).filter((r) => r.state === 'failed').map((r) => r.id));
   const ids = [h.currentId, ...[...facts.manifests.keys()].reverse()].filter((x): x is string => !!x && h.dirs.includes(x) && !failed.has(x) && facts.manifests.has(x));
   for (const id of ids) {
     const hash = facts.manifests.get(id)!;
@@ -292,7 +293,7 @@ async function checkDiskSpace(h: HostRun, bytes: number): Promise<void> {
     if ('error' in free) return; // no df here: tar will say so if it runs out
     freeKb = free.kb;
   }
-  const needKb = Math.ceil((bytes * 1.1) / 1024) + 1024;
+  const needKb = diskNeedKb(bytes);
   if (freeKb < needKb) {
     const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
     throw new ShipError(`${h.name}: not enough disk space in ${h.root}: ${mib(freeKb)} free, the release needs about ${mib(needKb)}`, {

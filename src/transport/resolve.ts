@@ -13,6 +13,7 @@
  * OpenSSH does); its key is the one ~/.ssh/config names, else the host's `ssh.privateKey`.
  */
 import os from 'node:os';
+import { localUser } from '../local-user.js';
 import path from 'node:path';
 import type { HostConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
@@ -96,10 +97,4 @@ export function resolveConnection(h: HostConfig, warn: (msg: string) => void = (
   };
 }
 
-export function localUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env.USER ?? 'root';
-  }
-}
+

@@ -10,6 +10,7 @@
  * user), `%p` (port), `%%`.
  */
 import { spawnSync } from 'node:child_process';
+import { localUser } from '../local-user.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
 import os from 'node:os';
@@ -139,12 +140,7 @@ function viaParser(alias: string, file: string): ResolvedSshConfig {
   }
   const computed = SSHConfig.parse(text).compute(alias, { matchExec: false, ignoreCase: true }) as Record<string, string | string[]>;
   const home = os.homedir();
-  let localUser = '';
-  try {
-    localUser = os.userInfo().username;
-  } catch {
-    /* no passwd entry */
-  }
+  const me = localUser();
   const out: ResolvedSshConfig = {};
   const portText = first(computed.port);
   if (portText !== undefined) {
@@ -158,7 +154,7 @@ function viaParser(alias: string, file: string): ResolvedSshConfig {
     s
       .replace(/^~(?=\/|$)/, home)
       .replace(/%([%hdurp])/g, (_, c: string) =>
-        c === '%' ? '%' : c === 'h' ? h : c === 'd' ? home : c === 'u' ? localUser : c === 'r' ? (out.user ?? localUser) : String(out.port ?? 22),
+        c === '%' ? '%' : c === 'h' ? h : c === 'd' ? home : c === 'u' ? me : c === 'r' ? (out.user ?? me) : String(out.port ?? 22),
       );
   if (hostNameRaw) out.hostName = expand(hostNameRaw, alias);
   const h = out.hostName ?? alias;

@@ -14,7 +14,8 @@ import { ShipError } from '../../src/errors.js';
 import { Events, type Stamped } from '../../src/events.js';
 import { readHostState } from '../../src/host-state.js';
 import { runFlow } from '../../src/runner.js';
-import { openHosts } from '../../src/steps/connect.js';
+import { openHosts } from '../../src/hosts.js';
+import { hostReleases } from '../../src/releases.js';
 import { switchStep } from '../../src/steps/switch.js';
 import type { Step } from '../../src/steps/types.js';
 
@@ -113,7 +114,7 @@ test('a failure in batch 2 flips batches 1 and 2 back, records the failure, keep
   for (const n of ['a', 'b', 'c']) assert.is(w.current(n), 'R1', n);
   for (const h of w.ctx.hosts.slice(0, 2)) {
     assert.ok(h.history.some((x) => x.action === 'failure' && x.states?.R2 === 'failed'), h.name);
-    assert.is(h.infos.find((i) => i.id === 'R2')?.state, 'failed');
+    assert.is(hostReleases(h).find((i) => i.id === 'R2')?.state, 'failed');
   }
   // c was never flipped
   assert.equal(w.events.filter((e) => e.type === 'switch' && (e as { host: string }).host === 'c'), []);
