@@ -1,19 +1,18 @@
 import path from 'node:path';
 import { loadConfig, type LoadOptions } from './config/load.js';
 import type { Stage } from './config/types.js';
-import { newCtx, forEachHost, type Ctx, type RunOptions } from './context.js';
-import { ShipError, toShipError, UsageError, type ExitCode } from './errors.js';
-import { guardExits } from './exit.js';
+import { newCtx, type Command, type Ctx, type RunOptions } from './context.js';
+import { isLockConflict, ShipError, UsageError, type ExitCode } from './errors.js';
+import { watchRun, type StopSignals } from './exit.js';
 import { Events } from './events.js';
 import { runHook } from './hooks.js';
-import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
-import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
+import { resolveStrategy, runFlow, type Flow, type FlowItem } from './runner.js';
 import { stepsOf } from './flows.js';
 import { openHosts } from './hosts.js';
 import { recordRun } from './run-record.js';
 
-export interface CommandOptions extends LoadOptions, RunOptions {
+export interface CommandOptions extends LoadOptions, RunOptions, StopSignals {
   stage: string;
   /** Only these hosts (names), or only hosts with one of these roles. */
   hosts?: string[];
@@ -50,16 +49,29 @@ export async function loadStage(o: CommandOptions): Promise<Stage> {
   return { ...stage, hosts, allHosts: stage.hosts, concurrency: o.concurrency ?? stage.concurrency, strategy: resolveStrategy(stage.strategy, o.strategy, o.pause) };
 }
 
+/** A flow given as a bare list of steps (a query's connect + read): nothing to mark or undo on failure. */
+function asFlow(name: string, f: Flow | FlowItem[]): Flow {
+  return Array.isArray(f) ? { name, steps: f, marksFailed: 'none' } : f;
+}
+
 /**
- * Runs one command over a stage: connect, the flow, and — whatever happens — the
- * clean-up docs/architecture.md describes under The flow (failed marks, .partial removal, unlock, `failed` hooks).
+ * Runs one command over a stage: open the hosts, the flow, and — whatever happens — the
+ * clean-up docs/architecture.md describes under The flow (the flow's own `onFailure`,
+ * `failed` hooks, the run's history line, unlock), then the outcome: `error` and `summary`.
+ * `o.signal` / `o.cancel` stop it (src/exit.ts); ship installs no process handlers here.
  */
-export async function runCommand(command: string, o: CommandOptions, flowOf: FlowItem[] | ((stage: Stage) => FlowItem[]), after?: (ctx: Ctx) => Promise<void>): Promise<CommandResult> {
+export async function runCommand(
+  command: Command,
+  o: CommandOptions,
+  flowOf: Flow | FlowItem[] | ((stage: Stage) => Flow),
+  after?: (ctx: Ctx) => Promise<void>,
+): Promise<CommandResult> {
   const events = o.events ?? new Events();
   const stage = await loadStage(o);
-  const flow = typeof flowOf === 'function' ? flowOf(stage) : flowOf;
+  const flow = asFlow(command, typeof flowOf === 'function' ? flowOf(stage) : flowOf);
   const ctx = newCtx(command, stage, events, o);
-  const guard = guardExits(ctx);
+  ctx.flow = flow;
+  const watch = watchRun(ctx, o);
   let error: ShipError | undefined;
   try {
     ctx.hosts = await openHosts(ctx);
@@ -72,27 +84,24 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
       strategy: stage.strategy.type,
       dryRun: !!o.dryRun,
     });
-    const r = await runFlow(ctx, flow);
+    const r = await runFlow(ctx, flow.steps);
     if (r.paused) ctx.paused = r.paused.map((h) => h.name);
     if (after) await after(ctx);
   } catch (e) {
-    error = guard.error(e);
+    error = watch.error(e);
     ctx.error ??= error;
     await cleanUpAfterFailure(ctx, error);
   } finally {
     await recordRun(ctx, error).catch(() => {});
     await releaseLocks(ctx).catch(() => {});
     await Promise.all(ctx.hosts.map((h) => h.t.close().catch(() => {})));
-    guard.dispose();
+    watch.dispose();
   }
-  const exitCode: ExitCode = error ? error.exitCode : 0;
-  if (error) events.emit({ type: 'error', code: exitCode, reason: error.reason, message: error.message, host: error.host, hint: error.hint });
-  events.emit({
-    type: 'summary',
+  const exitCode = events.outcome({
     command,
     stage: stage.name,
+    error,
     release: ctx.release,
-    exitCode,
     hosts: ctx.hosts.map((h) => h.name),
     ms: Date.now() - ctx.startedAt.getTime(),
     steps: ctx.stepMs,
@@ -100,7 +109,7 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
     pruned: ctx.pruned,
     message: ctx.paused
       ? `paused after the canary; continue with: ship switch ${stage.name} ${ctx.release}`
-      : o.noSwitch && command === 'deploy' && !error
+      : flow.name === 'staged' && !error
         ? `staged as next; make it live with: ship switch ${stage.name}`
         : undefined,
   });
@@ -108,22 +117,9 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
 }
 
 async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
-  const id = ctx.release;
-  if (ctx.command === 'deploy' && id && !ctx.opts.dryRun) {
-    const mine = ctx.hosts.filter((h) => h.lockHeld);
-    await forEachHost(ctx, 'cleanup', mine, async (h) => {
-      // An aborted upload's unpacker may still be writing for a moment: one more try.
-      await h.t.remove(h.paths.partial(id)).catch(async () => {
-        await new Promise((r) => setTimeout(r, 500));
-        await h.t.remove(h.paths.partial(id));
-      });
-      if (h.published && !h.history.some((e) => e.action === 'failure' && e.release === id)) {
-        if (h.currentId !== id) await record(ctx, h, { action: 'failure', release: id, states: { [id]: 'failed' }, message: error.message });
-      }
-    }).catch((e) => ctx.events.warn(`clean-up after the failure was incomplete: ${(e as Error).message}`));
-  }
+  await ctx.flow?.onFailure?.(ctx, error);
   // A lock conflict is no failure: another run is at work. Usage errors never got this far.
-  if (error.exitCode === 1 || error.exitCode === 4) {
+  if (!isLockConflict(error) && !(error instanceof UsageError)) {
     const connected = ctx.hosts.filter((h) => h.connected);
     await runHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
       ctx.events.warn(`the failed hook failed too: ${(e as Error).message}`),

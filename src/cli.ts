@@ -5,6 +5,8 @@ import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
 import { Events } from './events.js';
 import { attachReporter, colorWanted, prepareReporter } from './reporters/index.js';
 import { errorLines } from './reporters/format.js';
+import { guardProcess } from './process-guard.js';
+import { printer as rowPrinter, type Printer } from './reporters/rows.js';
 import { STRATEGY_NAMES, type StrategyType } from './strategies/index.js';
 
 interface Common {
@@ -54,13 +56,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       'releases <stage>',
       'per host: releases, state, current, age, revision',
       (c) => stage(c),
-      run(async (s, a, o) => {
-        const { releases, releasesTable } = await import('./commands/releases.js');
-        return releases(o, (rows) => {
-          if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ type: 'release', ...r })}\n`);
-          else process.stdout.write(`${releasesTable(rows)}\n`);
-        });
-      }),
+      run(async (s, a, o) => (await import('./commands/releases.js')).releases(o, printer(a))),
     )
     .command(
       'prune <stage>',
@@ -173,18 +169,9 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
     );
 }
 
-/** Results of a query: JSON lines with --json, else text. Always stdout. */
-export type Printer = (rows: object[], text: string) => void;
-
-/** The `type` of a query's --json rows, by command (a row's own `type` wins). */
-const ROW_TYPES: Record<string, string> = { status: 'status', check: 'check', exec: 'output', init: 'file', migrate: 'migration' };
-
+/** The query's printer for these arguments (src/reporters/rows.ts). */
 function printer(a: Common): Printer {
-  const type = ROW_TYPES[String((a._ as unknown[])[0])] ?? 'row';
-  return (rows, text) => {
-    if (a.json) for (const r of rows) process.stdout.write(`${JSON.stringify({ type, ...r })}\n`);
-    else if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-  };
+  return rowPrinter(String((a._ as unknown[])[0]), !!a.json);
 }
 
 const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init', 'history', 'config', 'ssh']);
@@ -216,12 +203,15 @@ export async function runCli(argv: string[]): Promise<number> {
         const r2 = attachReporter(new Events(), { json: true });
         events.on((e) => (e.type === 'summary' || e.type === 'error' ? r2.handle(e) : undefined));
       }
+      const guard = guardProcess(events, cmd);
       try {
         const o: CommandOptions = {
           stage: String(a.stage),
           cwd: a.cwd,
           configFile: a.config,
           events,
+          signal: guard.signal,
+          cancel: guard.cancel,
           dryRun: a.dryRun as boolean | undefined,
           noSwitch: a.switch === false ? true : undefined,
           lockWait: a.lockWait,
@@ -238,11 +228,9 @@ export async function runCli(argv: string[]): Promise<number> {
         const result = await h(String(a.stage), a, o);
         exitCode = result.exitCode;
       } catch (e) {
-        const err = toShipError(e);
-        exitCode = err.exitCode;
-        events.emit({ type: 'error', code: err.exitCode, reason: err.reason, message: err.message, host: err.host, hint: err.hint });
-        events.emit({ type: 'summary', command: cmd, stage: String(a.stage), exitCode: err.exitCode, hosts: [], ms: 0, steps: {}, bytesSent: 0, pruned: {} });
+        exitCode = events.outcome({ command: cmd, stage: String(a.stage), error: toShipError(e) });
       } finally {
+        guard.dispose();
         reporter.close();
       }
     };
@@ -279,9 +267,10 @@ export async function runCli(argv: string[]): Promise<number> {
     let err = toShipError(e);
     if (err.reason === 'missing-stage') err = new UsageError(err.message, { hint: await stagesHint(argv) });
     if (jsonWanted) {
-      const time = new Date().toISOString();
-      process.stdout.write(`${JSON.stringify({ type: 'error', time, code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })}\n`);
-      process.stdout.write(`${JSON.stringify({ type: 'summary', time, command: argv[0] ?? '', stage: '', exitCode: err.exitCode, hosts: [], ms: 0, steps: {}, bytesSent: 0, pruned: {} })}\n`);
+      const events = new Events();
+      const reporter = attachReporter(events, { json: true });
+      events.outcome({ command: argv[0] ?? '', stage: '', error: err });
+      reporter.close();
     } else {
       for (const l of errorLines({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })) process.stderr.write(`${l}\n`);
     }

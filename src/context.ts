@@ -1,12 +1,13 @@
 import { localUser } from './local-user.js';
 import pLimit from 'p-limit';
 import type { HostConfig, Stage } from './config/types.js';
-import { CommandError, ShipError, toShipError } from './errors.js';
+import { CommandError, severity, ShipError, toShipError } from './errors.js';
 import type { Events } from './events.js';
 import { Paths } from './paths.js';
 import type { HistoryEntry } from './releases.js';
 import { raw, type Shell } from './shell.js';
 import type { ExecOptions, ExecResult, Transport } from './transport/types.js';
+import type { Flow } from './runner.js';
 
 export interface RunOptions {
   dryRun?: boolean;
@@ -63,8 +64,13 @@ export interface BuildInfo {
   bytes: number;
 }
 
+/** The commands of ship that run over a stage. */
+export type Command = 'deploy' | 'rollback' | 'switch' | 'setup' | 'releases' | 'prune' | 'unlock' | 'status' | 'migrate' | 'check' | 'maintenance' | 'exec' | 'history' | 'ssh';
+
 export interface Ctx {
-  command: string;
+  command: Command;
+  /** The flow this run follows (a query's ad-hoc list of steps has none). */
+  flow?: Flow;
   stage: Stage;
   events: Events;
   opts: RunOptions;
@@ -83,7 +89,7 @@ export interface Ctx {
   paused?: string[];
 }
 
-export function newCtx(command: string, stage: Stage, events: Events, opts: RunOptions): Ctx {
+export function newCtx(command: Command, stage: Stage, events: Events, opts: RunOptions): Ctx {
   return {
     command,
     stage,
@@ -159,11 +165,7 @@ export async function forEachHost(ctx: Ctx, step: string, hosts: HostRun[], fn: 
   );
   if (errors.length) {
     // The most telling error: unreachable hosts first, then locks, then the rest.
-    errors.sort((a, b) => rank(b) - rank(a));
+    errors.sort((a, b) => severity(b) - severity(a));
     throw errors[0];
   }
-}
-
-function rank(e: ShipError): number {
-  return e.exitCode === 4 ? 3 : e.exitCode === 3 ? 2 : e.exitCode === 1 ? 1 : 0;
 }

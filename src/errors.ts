@@ -147,3 +147,18 @@ function localFileError(e: NodeJS.ErrnoException | undefined): ShipError | undef
     cause: e,
   });
 }
+
+/** Another run holds (or took) the lock: graceful, never answered with `failed` hooks. */
+export function isLockConflict(e: ShipError): boolean {
+  return e instanceof LockedError || e instanceof LockLostError;
+}
+
+/** An operation failed on its way (not the input, a lock or an unreachable host): what an automatic rollback answers. */
+export function isFailure(e: ShipError): boolean {
+  return !(e instanceof UsageError || e instanceof ConnectError || isLockConflict(e));
+}
+
+/** Orders errors by how telling they are: an unreachable host, then a lock, then a failure, then the input. */
+export function severity(e: ShipError): number {
+  return e instanceof ConnectError ? 3 : isLockConflict(e) ? 2 : e instanceof UsageError ? 0 : 1;
+}

@@ -1,3 +1,4 @@
+import type { ExitCode, ShipError } from './errors.js';
 /** What steps say; reporters decide how it looks (src/reporters/). */
 export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
 
@@ -54,6 +55,20 @@ export type ShipEvent =
     };
 
 export type Stamped = ShipEvent & { time: string };
+
+/** How a command ended, for `Events.outcome`: the summary's fields, the error if any. */
+export interface Outcome {
+  command: string;
+  stage: string;
+  error?: ShipError;
+  release?: string;
+  hosts?: string[];
+  ms?: number;
+  steps?: Record<string, number>;
+  bytesSent?: number;
+  pruned?: Record<string, string[]>;
+  message?: string;
+}
 type Listener = (e: Stamped) => void;
 
 export class Events {
@@ -76,5 +91,28 @@ export class Events {
   }
   debug(message: string, host?: string): void {
     this.emit({ type: 'log', level: 'debug', message, host });
+  }
+  /**
+   * The end of every command, whatever ran it: the `error` event when it failed, then the
+   * `summary`. This is the one place both are built. Returns the exit code.
+   */
+  outcome(o: Outcome): ExitCode {
+    const e = o.error;
+    const exitCode: ExitCode = e ? e.exitCode : 0;
+    if (e) this.emit({ type: 'error', code: exitCode, reason: e.reason, message: e.message, host: e.host, hint: e.hint });
+    this.emit({
+      type: 'summary',
+      command: o.command,
+      stage: o.stage,
+      release: o.release,
+      exitCode,
+      hosts: o.hosts ?? [],
+      ms: o.ms ?? 0,
+      steps: o.steps ?? {},
+      bytesSent: o.bytesSent ?? 0,
+      pruned: o.pruned ?? {},
+      message: o.message,
+    });
+    return exitCode;
   }
 }

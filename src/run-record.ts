@@ -6,7 +6,7 @@
  * changed something.
  */
 import type { Ctx, HostRun } from './context.js';
-import type { ShipError } from './errors.js';
+import { UsageError, type ShipError } from './errors.js';
 import { record } from './host-state.js';
 import type { HistoryEntry } from './releases.js';
 import { hostReleases } from './releases.js';
@@ -16,7 +16,7 @@ const RECORDED = new Set(['deploy', 'switch', 'rollback', 'prune', 'migrate']);
 export async function recordRun(ctx: Ctx, error: ShipError | undefined): Promise<void> {
   if (!RECORDED.has(ctx.command) || ctx.opts.dryRun) return;
   // A command line or config that is wrong (exit 2) changes nothing on any server, history included.
-  if (error?.exitCode === 2) return;
+  if (error instanceof UsageError) return;
   const outcome: HistoryEntry['outcome'] = error
     ? error.reason === 'interrupted'
       ? 'interrupted'

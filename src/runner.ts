@@ -1,7 +1,7 @@
 import type { Stage } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, runUserCommand } from './context.js';
-import { toShipError, ShipError, UsageError } from './errors.js';
+import { isFailure, toShipError, ShipError, UsageError } from './errors.js';
 import { runHook } from './hooks.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
@@ -10,8 +10,22 @@ import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
 import type { Step } from './steps/types.js';
 import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
 
-/** A flow is an ordered list of steps; a rollout runs its steps batch by batch. */
+/** An item of a flow: a step, or a rollout that runs its steps batch by batch. */
 export type FlowItem = Step | { rollout: Step[] };
+
+/** A flow: its steps in order, and its policy on failure (src/flows.ts lists them all). */
+export interface Flow {
+  name: string;
+  steps: FlowItem[];
+  /**
+   * When its rollout fails, the release it was making live is recorded as failed: on the
+   * hosts it reverted ('reverted'), or on every host with `next` removed there too
+   * ('everywhere', ship switch). A rollback marks nothing.
+   */
+  marksFailed: 'none' | 'reverted' | 'everywhere';
+  /** What this flow leaves behind that a failure must undo (before unlock and `failed` hooks). */
+  onFailure?: (ctx: Ctx, error: ShipError) => Promise<void>;
+}
 
 export type Strategy = Stage['strategy'];
 
@@ -176,8 +190,8 @@ async function failRollout(ctx: Ctx, e: unknown, drained: HostRun[]): Promise<Sh
   if (drained.length && !incomplete) {
     await runHook(ctx, 'undrain', drained).catch((x) => ctx.events.warn(`undrain after the rollback failed: ${toShipError(x).message}`));
   }
-  if (ctx.command === 'switch' && failedRelease && reverted.length) await markFailedEverywhere(ctx, failedRelease, err);
-  if (!reverted.length || err.exitCode !== 1) return err;
+  if (ctx.flow?.marksFailed === 'everywhere' && failedRelease && reverted.length) await markFailedEverywhere(ctx, failedRelease, err);
+  if (!reverted.length || !isFailure(err)) return err;
   const where = reverted.map((h) => `${h.name} -> ${h.currentId ?? '(no release)'}`).join(', ');
   const hint = incomplete
     ? `the automatic rollback was incomplete (${incomplete}); check the hosts with: ship status ${ctx.stage.name}`
@@ -209,7 +223,7 @@ export async function revertSwitched(ctx: Ctx): Promise<{ reverted: HostRun[]; i
   const flipped = await stillLocked(ctx, switched); // where another run holds the lock now, its state wins
   if (!flipped.length) return { reverted: [], incomplete: 'this run lost its lock' };
   ctx.events.warn(`rolling back ${flipped.map((h) => h.name).join(', ')} after: ${firstLine(ctx.error?.message ?? 'a failure')}`);
-  const markFailed = ctx.command === 'deploy' || ctx.command === 'switch';
+  const markFailed = !!ctx.flow && ctx.flow.marksFailed !== 'none';
   let incomplete: string | undefined;
   await forEachHost(ctx, 'revert', flipped, async (h) => {
     const back = h.switchedFrom ?? undefined;

@@ -3,7 +3,7 @@ import path from 'node:path/posix';
 import pLimit from 'p-limit';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
-import { ShipError, toShipError } from './errors.js';
+import { severity, ShipError, toShipError } from './errors.js';
 import { record } from './host-state.js';
 import { leavingState, releaseInfos, SWITCHABLE, type ReleaseState } from './releases.js';
 
@@ -130,10 +130,6 @@ export async function switchBatch(
     await switched(ctx, h, h.target!, from.get(h), action);
     return after?.(h);
   });
-}
-
-function severity(e: ShipError): number {
-  return e.exitCode === 4 ? 3 : e.exitCode === 3 ? 2 : e.exitCode === 1 ? 1 : 0;
 }
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path/posix';
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
-import type { Printer } from '../cli.js';
+import type { Printer } from '../reporters/rows.js';
 import { forEachHost, type Ctx, type HostRun } from '../context.js';
 import { scanBuild } from '../build.js';
 import { ShipError } from '../errors.js';

@@ -1,5 +1,5 @@
 import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
-import type { Printer } from '../cli.js';
+import type { Printer } from '../reporters/rows.js';
 import type { HostConfig, Stage } from '../config/types.js';
 import { REDACTED, redactEnv, redactUrls } from '../redact.js';
 

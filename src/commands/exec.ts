@@ -1,5 +1,5 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
-import type { Printer } from '../cli.js';
+import type { Printer } from '../reporters/rows.js';
 import { forEachHost, hostEnv } from '../context.js';
 import { ShipError, UsageError } from '../errors.js';
 import { raw } from '../shell.js';

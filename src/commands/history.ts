@@ -1,5 +1,5 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
-import type { Printer } from '../cli.js';
+import type { Printer } from '../reporters/rows.js';
 import { UsageError } from '../errors.js';
 import type { HistoryEntry } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';

@@ -1,4 +1,5 @@
 import { existsSync, promises as fs } from 'node:fs';
+import type { Printer } from '../reporters/rows.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandOptions, CommandResult } from '../api.js';
@@ -96,7 +97,7 @@ interface PlannedWrite {
  * writes a starter config and the chosen server templates into the working directory.
  * Refuses (exit 2, nothing written) when a file it would write exists, unless --force.
  */
-export async function init(o: CommandOptions, opts: InitOptions = {}, print?: (rows: object[], text: string) => void): Promise<CommandResult> {
+export async function init(o: CommandOptions, opts: InitOptions = {}, print?: Printer): Promise<CommandResult> {
   const t0 = Date.now();
   const cwd = path.resolve(o.cwd ?? process.cwd());
   const format = opts.format ?? 'ts';
@@ -162,7 +163,7 @@ export async function init(o: CommandOptions, opts: InitOptions = {}, print?: (r
   }
   const next = names.length ? `\nServer files are under deploy/: each starts with how to install it.` : '';
   print?.(rows, `${lines.join('\n')}\nNext: set your hosts in ${configName}, then \`ship check production\`.${next}`);
-  o.events?.emit({ type: 'summary', command: 'init', stage: '', exitCode: 0, hosts: [], ms: Date.now() - t0, steps: {}, bytesSent: 0, pruned: {} });
+  o.events?.outcome({ command: 'init', stage: '', ms: Date.now() - t0 });
   return { exitCode: 0 };
 }
 

@@ -1,4 +1,5 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import type { Printer } from '../reporters/rows.js';
 import { forEachHost } from '../context.js';
 import { describeBeat, describeLock, readLock, removeIfOurs } from '../lock.js';
 import { LockedError, ShipError } from '../errors.js';
@@ -21,7 +22,7 @@ export interface ReleaseRow {
 }
 
 /** `ship releases`: per host, every release with its state (JSON: one object per line). */
-export async function releases(o: CommandOptions, print: (rows: ReleaseRow[]) => void): Promise<CommandResult> {
+export async function releases(o: CommandOptions, print: Printer): Promise<CommandResult> {
   return runCommand('releases', o, [connect], async (ctx) => {
     const rows: ReleaseRow[] = ctx.hosts.flatMap((h) =>
       hostReleases(h).map((r) => ({
@@ -33,7 +34,7 @@ export async function releases(o: CommandOptions, print: (rows: ReleaseRow[]) =>
         createdAt: r.createdAt ?? (isNaN(parseTimestampId(r.id).getTime()) ? null : parseTimestampId(r.id).toISOString()),
       })),
     );
-    print(rows);
+    print(rows, releasesTable(rows));
   });
 }
 

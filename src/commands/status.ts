@@ -1,7 +1,7 @@
 import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
-import type { Printer } from '../cli.js';
+import type { Printer } from '../reporters/rows.js';
 import { newCtx, type HostRun } from '../context.js';
-import { ConnectError, toShipError, type ExitCode, type ShipError } from '../errors.js';
+import { ConnectError, toShipError, type ShipError } from '../errors.js';
 import { Events } from '../events.js';
 import { publicLock, readLock } from '../lock.js';
 import { migrationHostOf, pendingContracts, type ContractState } from '../migrations/plan.js';
@@ -41,7 +41,7 @@ export async function status(o: CommandOptions, print: Printer): Promise<Command
       hosts.map((h) =>
         connectHost(h).catch((e) => {
           const err = toShipError(e);
-          failures.set(h.name, err.exitCode === 4 ? err : new ConnectError(h.name, err.message.replace(`${h.name}: `, '')));
+          failures.set(h.name, err instanceof ConnectError ? err : new ConnectError(h.name, err.message.replace(`${h.name}: `, '')));
         }),
       ),
     );
@@ -75,10 +75,12 @@ export async function status(o: CommandOptions, print: Printer): Promise<Command
   } finally {
     await Promise.all(hosts.map((h) => h.t.close().catch(() => {})));
   }
-  const worst = [...failures.values()][0];
-  const exitCode: ExitCode = worst ? 4 : 0;
-  if (worst) events.emit({ type: 'error', code: 4, reason: worst.reason, message: [...failures.values()].map((e) => e.message).join('; '), host: worst.host, hint: worst.hint });
-  events.emit({ type: 'summary', command: 'status', stage: stage.name, exitCode, hosts: hosts.map((h) => h.name), ms: Date.now() - t0, steps: {}, bytesSent: 0, pruned: {} });
+  // Every unreachable host in one error, named by the first.
+  const all = [...failures.values()];
+  const joined = all.map((e) => e.message).join('; ');
+  const first = `${all[0]?.host}: `;
+  const worst = all.length > 1 ? new ConnectError(all[0].host!, joined.startsWith(first) ? joined.slice(first.length) : joined, { hint: all[0].hint }) : all[0];
+  const exitCode = events.outcome({ command: 'status', stage: stage.name, error: worst, hosts: hosts.map((h) => h.name), ms: Date.now() - t0 });
   return { exitCode, error: worst };
 }
 

@@ -1,6 +1,6 @@
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
-import { ShipError, toShipError } from '../errors.js';
+import { isFailure, ShipError, toShipError } from '../errors.js';
 import { runHook } from '../hooks.js';
 import { record } from '../host-state.js';
 
@@ -131,7 +131,7 @@ async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError
     incomplete = toShipError(x).message;
     ctx.events.warn(`moving traffic back failed: ${incomplete}`);
   });
-  if (err.exitCode !== 1) return err;
+  if (!isFailure(err)) return err;
   const hint = incomplete
     ? `moving traffic back was incomplete (${incomplete}); check: ship status ${ctx.stage.name}`
     : undone.length

@@ -31,7 +31,7 @@ test('a hook on a step no flow has is refused, naming the steps there are', () =
 });
 
 test('flows list their steps in order, the rollout in place', () => {
-  assert.equal(stepsOf(FLOWS.deploy).map((s) => s.name).slice(0, 4), ['build', 'connect', 'lock', 'upload']);
+  assert.equal(stepsOf(FLOWS.deploy).map((s) => s.name).slice(0, 5), ['build', 'connect', 'release', 'lock', 'upload']);
   assert.ok(stepsOf(FLOWS.deploy).map((s) => s.name).join(' ').includes('migrate switch reload health'));
 });
 

@@ -13,6 +13,7 @@ import { newCtx, type Ctx, type HostRun } from '../../src/context.js';
 import { ShipError } from '../../src/errors.js';
 import { Events, type Stamped } from '../../src/events.js';
 import { readHostState } from '../../src/host-state.js';
+import { deployFlow } from '../../src/flows.js';
 import { runFlow } from '../../src/runner.js';
 import { openHosts } from '../../src/hosts.js';
 import { hostReleases } from '../../src/releases.js';
@@ -49,6 +50,7 @@ async function world(stage: Record<string, unknown>, opts: { first?: boolean; pa
   const ev = new Events();
   ev.on((e) => events.push(e));
   const ctx = newCtx('deploy', cfg.stage('prod'), ev, { pause: opts.pause });
+  ctx.flow = deployFlow;
   ctx.hosts = await openHosts(ctx);
   for (const h of ctx.hosts) {
     await readHostState(h);
