@@ -1,7 +1,8 @@
 import { localUser } from './local-user.js';
 import pLimit from 'p-limit';
 import type { HostConfig, Stage } from './config/types.js';
-import { CommandError, severity, ShipError, toShipError } from './errors.js';
+import path from 'node:path';
+import { CommandError, InternalError, severity, ShipError, toShipError } from './errors.js';
 import type { Events } from './events.js';
 import { Paths } from './paths.js';
 import type { HistoryEntry } from './releases.js';
@@ -105,6 +106,17 @@ export function newCtx(command: Command, stage: Stage, events: Events, opts: Run
   };
 }
 
+
+/** Where ship keeps its local state for this project: the hash and manifest caches. */
+export function localCacheDir(ctx: Ctx): string {
+  return path.join(ctx.stage.configDir, '.ship', 'cache');
+}
+
+/** The release this deploy makes and its build, for a step that needs both (else a bug in the flow). */
+export function newRelease(ctx: Ctx, step: string): { id: string; build: BuildInfo } {
+  if (!ctx.release || !ctx.build) throw new InternalError(`${step} before the build and the release id`);
+  return { id: ctx.release, build: ctx.build };
+}
 
 /** More SHIP_* values per host, set by a feature for the rest of the run (two colors: SHIP_COLOR, SHIP_PORT). */
 export const hostExtraEnv = new WeakMap<HostRun, Record<string, string>>();

@@ -3,6 +3,7 @@ import type { Ctx, HostRun } from './context.js';
 import { forEachHost, runUserCommand } from './context.js';
 import { isFailure, toShipError, ShipError, UsageError } from './errors.js';
 import { runHook } from './hooks.js';
+import { BEFORE_CONNECT_HOOKS } from './config/rules.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
 
@@ -34,8 +35,6 @@ export interface BatchScope {
   batch?: number;
 }
 
-/** Steps whose hooks run before any host is connected: only `local:` commands make sense. */
-const BEFORE_CONNECT = new Set(['before:build', 'after:build', 'before:connect']);
 
 /**
  * Runs one step over `hosts` between its before:/after: hooks, with step events. An
@@ -47,10 +46,10 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
   const t0 = Date.now();
   ctx.events.emit({ type: 'step', step: step.name, status: 'start', ...scope });
   try {
-    await runHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`before:${step.name}`) });
+    await runHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`before:${step.name}`) });
     await ensureLocks(ctx); // a run that lost a lock changes nothing more
     await step.run(ctx, hosts);
-    await runHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT.has(`after:${step.name}`) });
+    await runHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`after:${step.name}`) });
   } catch (e) {
     ctx.events.emit({ type: 'step', step: step.name, status: 'failed', ms: Date.now() - t0, message: toShipError(e).message, ...scope });
     throw e;

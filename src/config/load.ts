@@ -1,5 +1,4 @@
 import { cosmiconfig } from 'cosmiconfig';
-import { atOrUnder } from '../paths.js';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,8 +6,8 @@ import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
 import { configSchema, toMs, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
 import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
 import { resolveColors, resolveWeighted } from '../colors/config.js';
-// A cycle by design (steps import config helpers): hookableSteps is only called at run time.
-import { hookableSteps } from '../flows.js';
+// A cycle by design (steps import config helpers): the rules read the flows only at run time.
+import { hookRules, hostNameRules, sharedRules } from './rules.js';
 
 /** Where the config is looked for, in each directory from the working directory upward. */
 export const SEARCH_PLACES = [
@@ -34,9 +33,6 @@ export const SEARCH_PLACES = [
 /** TypeScript configs load with ship's own loader, never the project's TypeScript. */
 const tsLoader = async (file: string): Promise<unknown> => (await import('./ts-loader.js')).loadTsConfig(file);
 const TS_LOADERS = { '.ts': tsLoader, '.mts': tsLoader, '.cts': tsLoader };
-
-/** Hooks that run before any host is connected: only `local:` commands fit. */
-const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
 
 export interface LoadOptions {
   cwd?: string;
@@ -272,30 +268,10 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
 
   if (!merged.hosts?.length) problems.push({ path: at('hosts'), message: 'a stage needs at least one host', hint: "e.g. hosts: ['deploy@web1.example.com'] or ['local']" });
 
-  for (const key of Object.keys(merged.hooks ?? {})) {
-    const m = /^(before|after):(.+)$/.exec(key);
-    const steps = hookableSteps();
-    const ok = ['drain', 'undrain', 'failed'].includes(key) || (m && steps.includes(m[2]));
-    if (!ok) problems.push({ path: `hooks.${key}`, message: 'unknown hook', hint: `use before:<step>, after:<step>, drain, undrain or failed; steps: ${steps.join(', ')}` });
-    if (BEFORE_CONNECT_HOOKS.includes(key)) {
-      const value = merged.hooks![key];
-      (Array.isArray(value) ? value : [value]).forEach((cmd, i) => {
-        if (!cmd.startsWith('local:')) {
-          problems.push({ path: `hooks.${key}.${i}`, message: 'a host command cannot run here: the hosts are not connected yet', hint: 'prefix it with local: to run it on the deployer' });
-        }
-      });
-    }
-  }
+  problems.push(...hookRules(merged.hooks ?? {}));
   const sharedDirs = normalizeShared(merged.shared?.dirs ?? [], 'shared.dirs', problems);
   const sharedFiles = normalizeShared(merged.shared?.files ?? [], 'shared.files', problems);
-  const all = [...sharedDirs, ...sharedFiles].map((p) => p.replace(/\/+$/, ''));
-  all.forEach((a, i) =>
-    all.forEach((b, j) => {
-      if (i < j && (atOrUnder(b, a) || atOrUnder(a, b))) {
-        problems.push({ path: 'shared', message: `shared paths '${a}' and '${b}' overlap`, hint: 'list each shared path once, none inside another' });
-      }
-    }),
-  );
+  problems.push(...sharedRules([...sharedDirs, ...sharedFiles]));
 
   const sshBase = merged.ssh ?? {};
   let hcMissingUrl = false;
@@ -321,13 +297,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     if (host) hosts.push(host);
   });
   if (hcMissingUrl) problems.push({ path: at('healthcheck.url'), message: 'a health check needs a url', hint: 'e.g. http://127.0.0.1:8080/healthz' });
-  const seen = new Map<string, number>();
-  hosts.forEach((h, i) => {
-    if (seen.has(h.name)) {
-      problems.push({ path: at(`hosts.${i}`), message: `host name '${h.name}' is used twice`, hint: 'give hosts with the same address a distinct `name`' });
-    }
-    seen.set(h.name, i);
-  });
+  problems.push(...hostNameRules(hosts.map((h) => h.name), at));
   const colors = resolveColors(merged, app ?? 'app', hosts, problems);
   const weighted = resolveWeighted(merged, !!colors, problems);
   if (problems.length > before) return undefined;

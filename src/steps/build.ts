@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { localCacheDir } from '../context.js';
 import { withoutShared } from '../build.js';
 import { CommandError } from '../errors.js';
 import { raw } from '../shell.js';
@@ -24,7 +24,7 @@ export const build: Step = {
       }
     }
     const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
-    const cacheDir = path.join(ctx.stage.configDir, '.ship', 'cache');
+    const cacheDir = localCacheDir(ctx);
     ctx.build = withoutShared(await walkBuild(b.dir, { ...b, skip: cacheDir }), shared);
     const hits = await applyHashCache(ctx.build, hashCacheFile(cacheDir, b.dir));
     startHashing(ctx.build);

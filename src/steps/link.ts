@@ -1,7 +1,6 @@
 import path from 'node:path/posix';
 import { withCarriedAssets } from '../assets.js';
-import { forEachHost, run } from '../context.js';
-import { InternalError } from '../errors.js';
+import { forEachHost, localCacheDir, newRelease, run } from '../context.js';
 import { ManifestCache, manifestText } from '../manifest-text.js';
 import { sh } from '../shell.js';
 import { manifestHead, manifestOnHost, writeManifest } from './upload.js';
@@ -16,12 +15,10 @@ export const link: Step = {
   name: 'link',
   description: 'link shared dirs and files, write REVISION and the manifest',
   async run(ctx, hosts) {
-    const id = ctx.release;
-    const build = ctx.build;
-    if (!id || !build) throw new InternalError('link before upload');
+    const { id, build } = newRelease(ctx, 'link');
     if (ctx.opts.dryRun) return;
     const { dirs, files } = ctx.stage.shared;
-    const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
+    const cache = new ManifestCache(path.join(localCacheDir(ctx), 'manifests'));
     await forEachHost(ctx, 'link', hosts, async (h) => {
       const partial = h.paths.partial(id);
       for (const d of dirs) await h.t.mkdirp(path.join(h.paths.shared, d));

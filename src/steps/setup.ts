@@ -119,9 +119,10 @@ export const setupInspect: Step = {
   description: 'see what each host lacks',
   async run(ctx, hosts) {
     const s = state(ctx);
+    const wanted = wantedDirs(ctx, s.files);
     await forEachHost(ctx, 'inspect', hosts, async (h) => {
       const missing = new Set<string>();
-      for (const d of wantedDirs(ctx, s.files)) {
+      for (const d of wanted) {
         const st = await h.t.stat(path.join(h.root, d));
         if (!st) missing.add(d);
         else if (st.type !== 'dir' && st.type !== 'symlink') {

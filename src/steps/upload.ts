@@ -3,10 +3,10 @@ import path from 'node:path/posix';
 import { compressed, FanOut, hasLocalZstd, tarStream, untarFlags, type ArchiveSpec, type Compression } from '../archive.js';
 import type { Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
-import { forEachHost, run } from '../context.js';
+import { forEachHost, localCacheDir, newRelease, run } from '../context.js';
 import { checkInodes, diskNeedKb, freeSpace, hostFacts } from '../host-state.js';
 import { sealFiles } from '../immutable.js';
-import { CommandError, InternalError, ShipError } from '../errors.js';
+import { CommandError, ShipError } from '../errors.js';
 import { ManifestCache, parseManifest, sha256, type ParsedManifest } from '../manifest-text.js';
 import { parseRecords, planReuse, reusePrevious, sedRanges, type RemoteUpload, type ReusePlan } from '../reuse.js';
 import { allHashed, hashCacheFile, hashJob, saveHashCache } from '../scan.js';
@@ -24,10 +24,8 @@ export const upload: Step = {
   name: 'upload',
   description: 'send the build into releases/<id>.partial',
   async run(ctx, hosts) {
-    const build = ctx.build;
-    const id = ctx.release;
-    if (!build || !id) throw new InternalError('upload before build/connect');
-    const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
+    const { id, build } = newRelease(ctx, 'upload');
+    const cache = new ManifestCache(path.join(localCacheDir(ctx), 'manifests'));
 
     const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
     await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !ctx.opts.dryRun))));
@@ -95,7 +93,7 @@ export const upload: Step = {
       });
     }
     await allHashed(build);
-    if (!ctx.opts.dryRun) await saveHashCache(build, hashCacheFile(path.join(ctx.stage.configDir, '.ship', 'cache'), ctx.stage.build.dir)).catch(() => {});
+    if (!ctx.opts.dryRun) await saveHashCache(build, hashCacheFile(localCacheDir(ctx), ctx.stage.build.dir)).catch(() => {});
     ctx.events.debug(`upload: ${hashJob(build)?.read ?? 0} files read for hashing ahead of the archive`);
   },
 };
