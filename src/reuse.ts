@@ -114,6 +114,10 @@ export interface RemoteUpload {
  * `key value` records: `sha` (of the manifest it made) and `types` (one letter per entry
  * of the .partial, from `find -printf %y`).
  */
+// The files of the new release lose their write bits (src/immutable.ts says why), in the
+// same command; `uid` tells the deployer whether root (whom bits do not stop) logged in.
+const SEAL_FILES = sh`find . -type f '(' -perm -u=w -o -perm -g=w -o -perm -o=w ')' -exec chmod a-w {} +; printf 'uid\\0%s\\0' "$(id -u)"`;
+
 export function reusePrevious(u: RemoteUpload): Shell {
   const parts: Shell[] = [sh`set -e; mkdir -p ${u.releases}; rm -rf -- ${u.partial}`];
   if (u.previous) parts.push(u.previous.copy ? sh`cp -a -- ${u.previous.dir} ${u.partial}` : sh`cp -al -- ${u.previous.dir} ${u.partial}`);
@@ -131,6 +135,7 @@ export function reusePrevious(u: RemoteUpload): Shell {
       sh`s=$( (sha256sum < ${tmp} || shasum -a 256 < ${tmp}) 2>/dev/null | cut -c1-64); printf 'sha\\0%s\\0' "$s"; if [ "$s" = ${m.expect} ]; then mv -f -- ${tmp} ${m.dest}; else rm -f -- ${tmp}; fi`,
     );
   }
+  parts.push(SEAL_FILES);
   parts.push(sh`printf 'types\\0'; find . -printf '%y' 2>/dev/null || true; printf '\\0'`);
   return new Shell(parts.map((p) => p.text).join('\n'));
 }

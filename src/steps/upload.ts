@@ -5,7 +5,7 @@ import type { Manifest } from '../build.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, localCacheDir, newRelease, run } from '../context.js';
 import { checkInodes, diskNeedKb, freeSpace, hostFacts } from '../host-state.js';
-import { sealFiles } from '../immutable.js';
+import { warnIfRoot } from '../immutable.js';
 import { CommandError, ShipError } from '../errors.js';
 import { ManifestCache, parseManifest, sha256, type ParsedManifest } from '../manifest-text.js';
 import { parseRecords, planReuse, reusePrevious, sedRanges, type RemoteUpload, type ReusePlan } from '../reuse.js';
@@ -81,7 +81,7 @@ export const upload: Step = {
           if (started) ctx.bytesSent += started.size;
           const out = parseRecords(r.stdout);
           await verifyTree(h, id, out.get('types'), p);
-          await sealFiles(ctx, h, h.paths.partial(id)); // before any hook can write into a file shared with the live release
+          warnIfRoot(ctx, h, out.get('uid'));
           if (p.reuse?.manifest && out.get('sha') === sha256(p.reuse.manifest.text)) {
             manifestOnHost.set(h, p.reuse.manifest.text);
             if (!ctx.opts.dryRun) await cache.put(p.reuse.manifest.text);
