@@ -14,6 +14,7 @@ import { GOOD } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, sh } from '../shell.js';
 import { createTransport } from '../transport/index.js';
+import { traceTransport } from '../transport/trace.js';
 import { batchCommand } from './backfill.js';
 import { discover, type ListedFile, type Migration } from './discovery.js';
 import { ledgerLine, parseLedger, type LedgerEntry } from './ledger.js';
@@ -104,7 +105,8 @@ export async function connectHost(h: HostRun): Promise<void> {
 }
 
 export async function newHostRun(ctx: Ctx, cfg: HostConfig): Promise<HostRun> {
-  const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+  const opened = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+  const t = ctx.opts.verbose ? traceTransport(opened, ctx.events) : opened;
   return { cfg, name: cfg.name, t, root: cfg.deployTo, paths: new Paths(cfg.deployTo), history: [], dirs: [], infos: [], lockHeld: false, published: false, cwd: cfg.deployTo };
 }
 

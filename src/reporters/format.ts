@@ -67,3 +67,11 @@ export function backfillLine(e: Extract<Stamped, { type: 'backfill' }>): string 
   if (e.eta !== undefined) parts.push(`ETA ${fmtMs(e.eta)}`);
   return `backfill ${e.file}: ${parts.join(', ')}`;
 }
+
+/** A remote command (--verbose): `$ command  (exit 0, 12ms)`, then its output, `| ` for stdout and `! ` for stderr. */
+export function commandLines(e: Extract<Stamped, { type: 'command' }>): string[] {
+  const status = e.code === null ? 'did not finish' : `exit ${e.code}`;
+  const out = (text: string, mark: string) => (text ? text.replace(/\n$/, '').split('\n').map((l) => `  ${mark} ${l}`) : []);
+  const [first, ...more] = e.command.split('\n');
+  return [`$ ${first}${more.length ? '' : `  (${status}, ${fmtMs(e.ms)})`}`, ...more.map((l, i) => `  > ${l}${i === more.length - 1 ? `  (${status}, ${fmtMs(e.ms)})` : ''}`), ...out(e.stdout, '|'), ...out(e.stderr, '!')];
+}

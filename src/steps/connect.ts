@@ -5,6 +5,7 @@ import { ShipError } from '../errors.js';
 import { missingSharedFiles, readHostState } from '../host-state.js';
 import { nextReleaseId, Paths } from '../paths.js';
 import { createTransport } from '../transport/index.js';
+import { traceTransport } from '../transport/trace.js';
 import type { Step } from './types.js';
 
 /** Opens every host (verifying its key), reads its releases, and checks what must hold first. */
@@ -49,7 +50,8 @@ async function checkSharedFiles(files: string[], h: HostRun, stage: string): Pro
 export async function openHosts(ctx: import('../context.js').Ctx): Promise<HostRun[]> {
   return Promise.all(
     ctx.stage.hosts.map(async (cfg) => {
-      const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+      const opened = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+      const t = ctx.opts.verbose ? traceTransport(opened, ctx.events) : opened;
       const paths = new Paths(cfg.deployTo);
       return {
         cfg,
