@@ -38,10 +38,11 @@ function clip(text: string): string {
 
 /** `t`, reporting what it runs to `events` (see above). */
 export function traceTransport(t: Transport, events: Events): Transport {
-  const emit = (command: string, started: number, code: number | null, stdout = '', stderr = '', secrets: string[] = []) =>
+  const emit = (kind: 'exec' | 'file', command: string, started: number, code: number | null, stdout = '', stderr = '', secrets: string[] = []) =>
     events.emit({
       type: 'command',
       host: t.name,
+      kind,
       command: redactText(command, secrets),
       code,
       ms: Date.now() - started,
@@ -53,10 +54,10 @@ export function traceTransport(t: Transport, events: Events): Transport {
     const started = Date.now();
     try {
       const r = await fn();
-      emit(what, started, 0);
+      emit('file', what, started, 0);
       return r;
     } catch (e) {
-      emit(what, started, null, '', (e as Error).message);
+      emit('file', what, started, null, '', (e as Error).message);
       throw e;
     }
   };
@@ -71,10 +72,10 @@ export function traceTransport(t: Transport, events: Events): Transport {
       try {
         const r = await t.exec(command, opts);
         if (opts?.envFile) secrets = secretValues((await resolveEnvFile((p) => t.readFile(p), opts).catch(() => opts)).env);
-        emit(r.command, started, r.code, r.stdout, r.stderr, secrets);
+        emit('exec', r.command, started, r.code, r.stdout, r.stderr, secrets);
         return r;
       } catch (e) {
-        emit(command.text, started, null, '', (e as Error).message, secrets);
+        emit('exec', command.text, started, null, '', (e as Error).message, secrets);
         throw e;
       }
     },
