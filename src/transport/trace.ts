@@ -61,7 +61,7 @@ export function traceTransport(t: Transport, events: Events): Transport {
       throw e;
     }
   };
-  return {
+  const traced: Transport = {
     name: t.name,
     kind: t.kind,
     connect: () => t.connect(),
@@ -94,4 +94,12 @@ export function traceTransport(t: Transport, events: Events): Transport {
     cancel: () => t.cancel(),
     close: () => t.close(),
   };
+  // What a transport has beyond the interface (the SSH one's terminal sessions for `ship ssh`) is the real one's, untraced.
+  return new Proxy(traced, {
+    get(target, prop, receiver) {
+      if (prop in target) return Reflect.get(target, prop, receiver);
+      const v = Reflect.get(t, prop);
+      return typeof v === 'function' ? v.bind(t) : v;
+    },
+  });
 }

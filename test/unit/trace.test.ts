@@ -28,6 +28,18 @@ test('a traced transport reports each command as given, with code and redacted o
   assert.equal(lines.slice(1), ['  | v=<redacted>', '  ! oops']);
 });
 
+test('what a transport has beyond the interface stays reachable, bound to the real one', () => {
+  class Extra extends LocalTransport {
+    secret = 'own field';
+    openPty() {
+      return this.secret;
+    }
+  }
+  const t = traceTransport(new Extra('here'), new Events()) as unknown as Extra;
+  assert.is(t.openPty(), 'own field');
+  assert.is(t.name, 'here');
+});
+
 test('commandLines: a script over several lines, NULs and escape sequences made visible', () => {
   const e = { type: 'command', time: '', host: 'h', kind: 'exec', command: 'a\nb', code: 0, ms: 5, stdout: 'x\0y\x1b[2J\n', stderr: '' } as const;
   assert.equal(commandLines(e), ['$ a', '  > b  (exit 0, 5ms)', '  | x\u2400y?[2J']);
