@@ -223,6 +223,7 @@ export async function runCli(argv: string[]): Promise<number> {
           concurrency: a.concurrency as number | undefined,
           hosts: splitList(a.hosts),
           roles: splitList(a.roles),
+          verbose: a.verbose as boolean | undefined,
         };
         if (a.keep !== undefined && (!Number.isInteger(a.keep) || (a.keep as number) < 1)) throw new UsageError('--keep takes a whole number of at least 1');
         const result = await h(String(a.stage), a, o);
@@ -241,7 +242,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .option('config', { type: 'string', describe: 'config file (default: searched from --cwd upward)' })
     .option('cwd', { type: 'string', describe: 'directory to run in' })
     .option('json', { type: 'boolean', describe: 'one JSON event per line on stdout' })
-    .option('verbose', { type: 'boolean', describe: 'more detail, plain lines' })
+    .option('verbose', { type: 'boolean', describe: 'more detail, plain lines: every remote command run on each host and its output, on stderr (secret values redacted)' })
     .option('quiet', { type: 'boolean', alias: 'q', describe: 'only errors and the summary' })
     .option('concurrency', { type: 'number', describe: 'hosts worked on at once (default 8)' })
     .option('color', { type: 'boolean', default: true, describe: 'colored output (--no-color to turn off)' })

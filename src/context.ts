@@ -27,6 +27,8 @@ export interface RunOptions {
   uploads?: { name: string; from: string; secret?: boolean }[];
   /** Time source, for tests. */
   now?: () => Date;
+  /** --verbose: hosts report each remote command as a `command` event (transport/trace.ts). */
+  verbose?: boolean;
 }
 
 /** What a run knows about one host. */

@@ -39,6 +39,8 @@ export type ShipEvent =
       message?: string;
     }
   | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string; host?: string }
+  /** A remote command ship ran (or a change to a host's files), with --verbose (transport/trace.ts); secrets redacted. */
+  | { type: 'command'; host: string; kind: 'exec' | 'file'; command: string; code: number | null; ms: number; stdout: string; stderr: string }
   | { type: 'error'; code: number; reason: string; message: string; host?: string; hint?: string }
   | {
       type: 'summary';

@@ -10,10 +10,12 @@ import type { Ctx, HostRun } from './context.js';
 import { readHostState } from './host-state.js';
 import { Paths } from './paths.js';
 import { createTransport } from './transport/index.js';
+import { traceTransport } from './transport/trace.js';
 
 /** A HostRun for `cfg`, not yet connected. */
 export async function openHost(ctx: Ctx, cfg: HostConfig): Promise<HostRun> {
-  const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+  const opened = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+  const t = ctx.opts.verbose ? traceTransport(opened, ctx.events) : opened;
   return {
     cfg,
     name: cfg.name,

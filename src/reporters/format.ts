@@ -67,3 +67,17 @@ export function backfillLine(e: Extract<Stamped, { type: 'backfill' }>): string 
   if (e.eta !== undefined) parts.push(`ETA ${fmtMs(e.eta)}`);
   return `backfill ${e.file}: ${parts.join(', ')}`;
 }
+
+/** Control characters (NULs in ship's own probes, a remote's escape sequences) shown, never sent to the terminal. */
+const visible = (s: string) => s.replace(/\0/g, '\u2400').replace(/[\x01-\x08\x0b-\x1f\x7f]/g, '?');
+
+/**
+ * A remote command (--verbose): `$ command  (exit 0, 12ms)` (`~ ` for a change to the
+ * host's files), then its output, `| ` for stdout and `! ` for stderr.
+ */
+export function commandLines(e: Extract<Stamped, { type: 'command' }>): string[] {
+  const status = e.code === null ? 'did not finish' : `exit ${e.code}`;
+  const out = (text: string, mark: string) => (text ? visible(text.replace(/\n$/, '')).split('\n').map((l) => `  ${mark} ${l}`) : []);
+  const [first, ...more] = visible(e.command).split('\n');
+  return [`${e.kind === 'file' ? '~' : '$'} ${first}${more.length ? '' : `  (${status}, ${fmtMs(e.ms)})`}`, ...more.map((l, i) => `  > ${l}${i === more.length - 1 ? `  (${status}, ${fmtMs(e.ms)})` : ''}`), ...out(e.stdout, '|'), ...out(e.stderr, '!')];
+}

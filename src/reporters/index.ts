@@ -42,7 +42,7 @@ export function attachReporter(events: Events, opts: ReporterOptions): Reporter 
   const out = opts.out ?? process.stdout;
   const err = opts.err ?? process.stderr;
   let r: Reporter;
-  if (opts.json) r = jsonReporter(out);
+  if (opts.json) r = jsonReporter(out, opts);
   else if (ora && wantsSpinners(opts)) r = oraReporter(out, err, opts, ora);
   else r = plainReporter(out, err, opts);
   const off = events.on((e) => r.handle(e));

@@ -1,6 +1,6 @@
 import type { Ora, Options as OraOptions } from 'ora';
 import type { Stamped } from '../events.js';
-import { backfillLine, errorLines, fmtMs, paint, summaryLines } from './format.js';
+import { backfillLine, commandLines, errorLines, fmtMs, paint, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
 export type OraFactory = (o: OraOptions) => Ora;
@@ -68,6 +68,10 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
             err.write(`[${e.host}] ${backfillLine(e)}\n`);
             spinner?.render();
           } else if (spinner) spinner.text = `${label()}  [${e.host}] ${backfillLine(e)}`;
+          break;
+        case 'command':
+          // --verbose picks the plain reporter; an API caller may still attach this one.
+          if (opts.verbose) for (const l of commandLines(e)) above(`[${e.host}] ${l}`);
           break;
         case 'log':
           if (e.level === 'warn') above(`${paint('yellow', '⚠', color)} ${e.host ? `[${e.host}] ` : ''}${e.message}`);

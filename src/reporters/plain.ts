@@ -1,5 +1,5 @@
 import type { Stamped } from '../events.js';
-import { backfillLine, errorLines, fmtMs, summaryLines } from './format.js';
+import { backfillLine, commandLines, errorLines, fmtMs, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
 /** Timestamped lines for CI logs: diagnostics on stderr, the summary on stdout. */
@@ -39,6 +39,9 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
           break;
         case 'hook':
           if (opts.verbose) line(e, `${who(e.host)}hook ${e.hook}: ${e.command}`);
+          break;
+        case 'command':
+          if (opts.verbose) for (const l of commandLines(e)) line(e, `${who(e.host)}${l}`);
           break;
         case 'log':
           if (e.level === 'warn') line(e, `${who(e.host)}warning: ${e.message}`);

@@ -10,6 +10,14 @@
 //   process.on('SIGINT', () => { process.once('disconnect', () => process.exit(0));
 //                                require('node:cluster').worker.disconnect(); });
 // (worker.disconnect() closes the server and waits for the requests in flight.)
+//
+// Assets: while the workers are replaced one at a time, a page from a new worker names
+// its new entry chunk (/assets/index-<hash>.js) and the browser's request for it can reach
+// an old worker, whose release never had that file: a 404 and a blank page. Serve
+// /assets/ from {{deployTo}}/current instead, as the nginx template does (current/ holds
+// the new chunks, and with `assets: { dirs: ['dist/assets'] }` the previous ones too), or,
+// with no web server in front, let the app look in {{deployTo}}/current/dist/assets for a
+// file its own release lacks.
 module.exports = {
   apps: [
     {
