@@ -5,10 +5,9 @@ import { newCtx, forEachHost, type Ctx, type RunOptions } from './context.js';
 import { ShipError, toShipError, UsageError, type ExitCode } from './errors.js';
 import { guardExits } from './exit.js';
 import { Events } from './events.js';
-import { runHook } from './hooks.js';
 import { record } from './host-state.js';
 import { releaseLocks } from './lock.js';
-import { resolveStrategy, runFlow, type FlowItem } from './runner.js';
+import { emitPlan, resolveStrategy, runFlow, runOrPreviewHook, type FlowItem } from './runner.js';
 import { stepsOf } from './flows.js';
 import { openHosts } from './steps/connect.js';
 import { recordRun } from './run-record.js';
@@ -63,15 +62,7 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
   let error: ShipError | undefined;
   try {
     ctx.hosts = await openHosts(ctx);
-    events.emit({
-      type: 'plan',
-      command,
-      stage: stage.name,
-      hosts: ctx.hosts.map((h) => h.name),
-      steps: stepsOf(flow).map((s) => s.name),
-      strategy: stage.strategy.type,
-      dryRun: !!o.dryRun,
-    });
+    emitPlan(ctx, stepsOf(flow).map((s) => s.name));
     const r = await runFlow(ctx, flow);
     if (r.paused) ctx.paused = r.paused.map((h) => h.name);
     if (after) await after(ctx);
@@ -109,7 +100,7 @@ export async function runCommand(command: string, o: CommandOptions, flowOf: Flo
 
 async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
   const id = ctx.release;
-  if (ctx.command === 'deploy' && id && !ctx.opts.dryRun) {
+  if (ctx.command === 'deploy' && id) {
     const mine = ctx.hosts.filter((h) => h.lockHeld);
     await forEachHost(ctx, 'cleanup', mine, async (h) => {
       // An aborted upload's unpacker may still be writing for a moment: one more try.
@@ -125,7 +116,7 @@ async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
   // A lock conflict is no failure: another run is at work. Usage errors never got this far.
   if (error.exitCode === 1 || error.exitCode === 4) {
     const connected = ctx.hosts.filter((h) => h.connected);
-    await runHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
+    await runOrPreviewHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
       ctx.events.warn(`the failed hook failed too: ${(e as Error).message}`),
     );
   }

@@ -4,9 +4,9 @@ import type { Ctx } from '../context.js';
 import { ShipError, UsageError } from '../errors.js';
 import { pendingBackfills, progressWords } from '../migrations/backfill.js';
 import { compareIds } from '../migrations/discovery.js';
-import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
+import { backfillGroups, previewBackfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
-import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
+import { hostMigrations, previewMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
 import { fmtMs } from '../reporters/format.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
@@ -29,106 +29,126 @@ export async function migrate(o: MigrateOptions, print: Printer): Promise<Comman
   if (o.status) return runCommand('migrate', o, [connect], async (ctx) => print(...(await statusOf(ctx))));
   if (o.contract && o.backfill) throw new UsageError('--contract and --backfill exclude each other: run the backfill first, then the contract');
   const step = o.contract ? contractStep : o.backfill ? backfillStep : expandStep;
-  return runCommand('migrate', o, o.dryRun ? [connect, step] : [connect, lock, step]);
+  return runCommand('migrate', o, [connect, lock, step]);
 }
 
 const expandStep: Step = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  async run(ctx) {
-    const view = await stageView(ctx, false);
-    try {
-      const db = view.db;
-      const ref = db.nextId ?? db.currentId;
-      if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to migrate`, { host: db.name, reason: 'no-release' });
-      const migrations = await releaseMigrations(ctx, db, ref);
-      const ledger = await readLedger(db);
-      const changed = checksumMismatches(migrations, ledger, ref);
-      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-      const todo = pendingExpands(migrations, ledger);
-      const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
-      if (!todo.length && !backfills.length) {
-        ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
-        return;
-      }
-      await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
-      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
-    } finally {
-      await view.close();
-    }
-  },
+  run: (ctx) => expand(ctx, false),
+  preview: (ctx) => expand(ctx, true),
 };
+
+/** The pending expands and backfills of `next` (else `current`): run, or (preview) listed. */
+async function expand(ctx: Ctx, preview: boolean): Promise<void> {
+  const view = await stageView(ctx, false);
+  try {
+    const db = view.db;
+    const ref = db.nextId ?? db.currentId;
+    if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to migrate`, { host: db.name, reason: 'no-release' });
+    const migrations = await releaseMigrations(ctx, db, ref);
+    const ledger = await readLedger(db);
+    const changed = checksumMismatches(migrations, ledger, ref);
+    if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+    const todo = pendingExpands(migrations, ledger);
+    const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
+    if (!todo.length && !backfills.length) {
+      ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
+      return;
+    }
+    if (preview) {
+      previewMigrations(ctx, db, [{ release: ref, migrations: todo }]);
+      previewBackfillGroups(ctx, db, backfills, ledger);
+      return;
+    }
+    await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
+    if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
+  } finally {
+    await view.close();
+  }
+}
 
 const backfillStep: Step = {
   name: 'backfill',
   description: 'run or resume the backfill migrations in batches',
-  async run(ctx) {
-    const view = await stageView(ctx, false);
-    try {
-      const db = view.db;
-      const ref = db.nextId ?? db.currentId;
-      if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to backfill`, { host: db.name, reason: 'no-release' });
-      const migrations = await releaseMigrations(ctx, db, ref);
-      const ledger = await readLedger(db);
-      const expands = pendingExpands(migrations, ledger);
-      const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
-      if (!groups.length) {
-        ctx.events.log(`no pending backfills in release ${ref}`, db.name);
-        return;
-      }
-      const todo = pendingBackfills(migrations, ledger);
-      const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
-      if (early.length) {
-        throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
-          host: db.name,
-          reason: 'migrations',
-          hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
-        });
-      }
-      await runBackfillGroups(ctx, db, groups, ledger);
-    } finally {
-      await view.close();
-    }
-  },
+  run: (ctx) => backfillOnly(ctx, false),
+  preview: (ctx) => backfillOnly(ctx, true),
 };
+
+/** The pending backfills of `next` (else `current`), after its expands: run, or (preview) listed. */
+async function backfillOnly(ctx: Ctx, preview: boolean): Promise<void> {
+  const view = await stageView(ctx, false);
+  try {
+    const db = view.db;
+    const ref = db.nextId ?? db.currentId;
+    if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to backfill`, { host: db.name, reason: 'no-release' });
+    const migrations = await releaseMigrations(ctx, db, ref);
+    const ledger = await readLedger(db);
+    const expands = pendingExpands(migrations, ledger);
+    const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
+    if (!groups.length) {
+      ctx.events.log(`no pending backfills in release ${ref}`, db.name);
+      return;
+    }
+    const todo = pendingBackfills(migrations, ledger);
+    const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
+    if (early.length) {
+      throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
+        host: db.name,
+        reason: 'migrations',
+        hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
+      });
+    }
+    if (preview) previewBackfillGroups(ctx, db, groups, ledger);
+    else await runBackfillGroups(ctx, db, groups, ledger);
+  } finally {
+    await view.close();
+  }
+}
 
 const contractStep: Step = {
   name: 'migrate',
   description: 'run the contract migrations every live release holds',
-  async run(ctx) {
-    const view = await stageView(ctx, true);
-    try {
-      const db = view.db;
-      const ledger = await readLedger(db);
-      const pending = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger);
-      if (!pending.length) {
-        ctx.events.log('no contract migrations pending', db.name);
-        return;
-      }
-      const runnable = pending.filter((c) => c.runnable);
-      const waiting = pending.filter((c) => !c.runnable);
-      if (!runnable.length) {
-        const hostsHold = waiting.some((c) => c.blockedBy.length);
-        const backfillsHold = waiting.some((c) => c.backfills.length);
-        const hints = [
-          ...(backfillsHold ? [`finish the backfill first: ship migrate ${ctx.stage.name} --backfill`] : []),
-          ...(hostsHold ? [`deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first`] : []),
-        ];
-        throw new ShipError(
-          `${pending.length} contract migration${pending.length > 1 ? 's' : ''} pending, none runnable yet: ${waiting.map((c) => `${c.file} (${c.reason})`).join('; ')}`,
-          { reason: 'contract-not-runnable', hint: hints.join('; ') },
-        );
-      }
-      for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
-      const cur = await releaseMigrations(ctx, db, db.currentId!);
-      const changed = checksumMismatches(cur, ledger, db.currentId!);
-      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-      await runMigrations(ctx, db, [{ release: db.currentId!, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }], db.currentId!);
-    } finally {
-      await view.close();
-    }
-  },
+  run: (ctx) => contract(ctx, false),
+  preview: (ctx) => contract(ctx, true),
 };
+
+/** The contract migrations every live release holds: run, or (preview) listed. */
+async function contract(ctx: Ctx, preview: boolean): Promise<void> {
+  const view = await stageView(ctx, true);
+  try {
+    const db = view.db;
+    const ledger = await readLedger(db);
+    const pending = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger);
+    if (!pending.length) {
+      ctx.events.log('no contract migrations pending', db.name);
+      return;
+    }
+    const runnable = pending.filter((c) => c.runnable);
+    const waiting = pending.filter((c) => !c.runnable);
+    if (!runnable.length) {
+      const hostsHold = waiting.some((c) => c.blockedBy.length);
+      const backfillsHold = waiting.some((c) => c.backfills.length);
+      const hints = [
+        ...(backfillsHold ? [`finish the backfill first: ship migrate ${ctx.stage.name} --backfill`] : []),
+        ...(hostsHold ? [`deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first`] : []),
+      ];
+      throw new ShipError(
+        `${pending.length} contract migration${pending.length > 1 ? 's' : ''} pending, none runnable yet: ${waiting.map((c) => `${c.file} (${c.reason})`).join('; ')}`,
+        { reason: 'contract-not-runnable', hint: hints.join('; ') },
+      );
+    }
+    for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
+    const cur = await releaseMigrations(ctx, db, db.currentId!);
+    const changed = checksumMismatches(cur, ledger, db.currentId!);
+    if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+    const batches = [{ release: db.currentId!, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }];
+    if (preview) previewMigrations(ctx, db, batches);
+    else await runMigrations(ctx, db, batches, db.currentId!);
+  } finally {
+    await view.close();
+  }
+}
 
 /** Rows for --status and their text. */
 async function statusOf(ctx: Ctx): Promise<[MigrationRow[], string]> {

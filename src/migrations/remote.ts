@@ -13,7 +13,7 @@ import { Paths } from '../paths.js';
 import { GOOD } from '../releases.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, sh } from '../shell.js';
-import { createTransport } from '../transport/index.js';
+import { openTransport } from '../transport/read-only.js';
 import { batchCommand } from './backfill.js';
 import { discover, type ListedFile, type Migration } from './discovery.js';
 import { ledgerLine, parseLedger, type LedgerEntry } from './ledger.js';
@@ -37,7 +37,7 @@ for r in ${releases}; do
     printf '%s %s %s %s\\n' "$r" "$x" "\${s%% *}" "\${f##*/}"
   done
 done`;
-  const r = await h.t.exec(script);
+  const r = await h.t.exec(script, { readOnly: true });
   if (r.code !== 0) {
     throw new ShipError(`${h.name}: could not list the migrations of ${releases.join(', ')}: ${(r.stderr || r.stdout).trim()}`, { host: h.name, reason: 'migrations' });
   }
@@ -104,7 +104,7 @@ export async function connectHost(h: HostRun): Promise<void> {
 }
 
 export async function newHostRun(ctx: Ctx, cfg: HostConfig): Promise<HostRun> {
-  const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+  const t = await openTransport(ctx, cfg);
   return { cfg, name: cfg.name, t, root: cfg.deployTo, paths: new Paths(cfg.deployTo), history: [], dirs: [], infos: [], lockHeld: false, published: false, cwd: cfg.deployTo };
 }
 
@@ -163,6 +163,26 @@ export async function stageView(ctx: Ctx, needAll: boolean): Promise<StageView> 
   }
 }
 
+/** The migrations of the batches in order, each with its release; one that nothing can run is an error. */
+function runnableTodo(ctx: Ctx, db: HostRun, batches: MigrationBatch[]): { m: Migration; release: string }[] {
+  const { run } = ctx.stage.migrations;
+  const todo = batches.flatMap((b) => b.migrations.map((m) => ({ m, release: b.release })));
+  const unrunnable = todo.filter(({ m }) => !m.executable && !run);
+  if (unrunnable.length) {
+    throw new ShipError(`${db.name}: no way to run ${unrunnable.map(({ m }) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
+      host: db.name,
+      reason: 'migrations',
+      hint: `set migrations.run (e.g. psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {file}) or make the file executable`,
+    });
+  }
+  return todo;
+}
+
+/** What runMigrations would run, said and not done (a dry run). */
+export function previewMigrations(ctx: Ctx, db: HostRun, batches: MigrationBatch[]): void {
+  for (const { m, release } of runnableTodo(ctx, db, batches)) ctx.events.log(`would run ${m.phase} migration ${m.path} from release ${release}`, db.name);
+}
+
 export interface MigrationBatch {
   /** The release whose files run (cwd). */
   release: string;
@@ -176,20 +196,8 @@ export interface MigrationBatch {
  */
 export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBatch[], backupRelease: string): Promise<number> {
   const { run, backup } = ctx.stage.migrations;
-  const todo = batches.flatMap((b) => b.migrations.map((m) => ({ m, release: b.release })));
+  const todo = runnableTodo(ctx, db, batches);
   if (!todo.length) return 0;
-  const unrunnable = todo.filter(({ m }) => !m.executable && !run);
-  if (unrunnable.length) {
-    throw new ShipError(`${db.name}: no way to run ${unrunnable.map(({ m }) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
-      host: db.name,
-      reason: 'migrations',
-      hint: `set migrations.run (e.g. psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {file}) or make the file executable`,
-    });
-  }
-  if (ctx.opts.dryRun) {
-    for (const { m, release } of todo) ctx.events.log(`would run ${m.phase} migration ${m.path} from release ${release}`, db.name);
-    return 0;
-  }
   const envOf = (release: string) => ({ SHIP_RELEASE: release, SHIP_RELEASE_PATH: db.paths.release(release) });
   if (backup) {
     const t0 = Date.now();

@@ -4,7 +4,7 @@ import { forEachHost } from '../context.js';
 import { ShipError } from '../errors.js';
 import { missingSharedFiles, readHostState } from '../host-state.js';
 import { nextReleaseId, Paths } from '../paths.js';
-import { createTransport } from '../transport/index.js';
+import { openTransport } from '../transport/read-only.js';
 import type { Step } from './types.js';
 
 /** Opens every host (verifying its key), reads its releases, and checks what must hold first. */
@@ -49,7 +49,7 @@ async function checkSharedFiles(files: string[], h: HostRun, stage: string): Pro
 export async function openHosts(ctx: import('../context.js').Ctx): Promise<HostRun[]> {
   return Promise.all(
     ctx.stage.hosts.map(async (cfg) => {
-      const t = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
+      const t = await openTransport(ctx, cfg);
       const paths = new Paths(cfg.deployTo);
       return {
         cfg,

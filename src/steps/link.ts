@@ -19,7 +19,6 @@ export const link: Step = {
     const id = ctx.release;
     const build = ctx.build;
     if (!id || !build) throw new InternalError('link before upload');
-    if (ctx.opts.dryRun) return;
     const { dirs, files } = ctx.stage.shared;
     const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
     await forEachHost(ctx, 'link', hosts, async (h) => {
@@ -44,4 +43,6 @@ export const link: Step = {
       }
     });
   },
+  /** Nothing was uploaded: nothing to link. */
+  async preview() {},
 };

@@ -1,9 +1,9 @@
 import { ShipError, InternalError } from '../errors.js';
 import { discover, type ListedFile, type Migration } from '../migrations/discovery.js';
 import { pendingBackfills } from '../migrations/backfill.js';
-import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
+import { backfillGroups, previewBackfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { checksumMismatches, describeMismatch, pendingContracts, pendingExpands } from '../migrations/plan.js';
-import { hostMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
+import { hostMigrations, previewMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
 import type { Ctx } from '../context.js';
 import type { Step } from './types.js';
 
@@ -19,60 +19,69 @@ import type { Step } from './types.js';
 export const migrate: Step = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  async run(ctx) {
-    const id = ctx.release;
-    if (!id) throw new InternalError('migrate without a release');
-    const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
-    const view = await stageView(ctx, nextDeploy);
-    try {
-      const db = view.db;
-      // The new release's files: on the migration host, or (dry run: nothing published) the build.
-      const fromHost = view.dbInRun && !ctx.opts.dryRun;
-      const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
-      const ledger = await readLedger(db);
-      const changed = checksumMismatches(migrations, ledger, id);
-      if (changed.length) {
-        throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
-          host: db.name,
-          reason: 'migration-changed',
-          hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
-        });
-      }
-      const batches: MigrationBatch[] = [];
-      if (nextDeploy) {
-        const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
-        if (runnable.length && db.currentId) {
-          const cur = await releaseMigrations(ctx, db, db.currentId);
-          const curChanged = checksumMismatches(cur, ledger, db.currentId);
-          if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-          batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
-        }
-      }
-      const expands = pendingExpands(migrations, ledger);
-      batches.push({ release: id, migrations: expands });
-      const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];
-      const count = batches.reduce((n, b) => n + b.migrations.length, 0) + backfills.reduce((n, g) => n + g.migrations.length, 0);
-      if (!view.dbInRun && ctx.stage.migrations.backfill.mode === 'before-switch' && pendingBackfills(migrations, ledger).length) {
-        ctx.events.warn(`backfills are pending, but the migration host ${db.name} is not part of this run: they run with ship migrate ${ctx.stage.name} --backfill or the next deploy that includes it`);
-      }
-      if (!count) {
-        ctx.events.debug('no pending migrations', db.name);
-        return;
-      }
-      if (!view.dbInRun && !ctx.opts.dryRun) {
-        throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
-          host: db.name,
-          reason: 'migration-host',
-          hint: `include ${db.name} in --hosts/--roles (it is the first host with role db, else the first host)`,
-        });
-      }
-      await runMigrations(ctx, db, batches, id);
-      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
-    } finally {
-      await view.close();
-    }
-  },
+  run: (ctx) => migrateRelease(ctx, false),
+  /** Lists what would run, from the build (nothing is published) and the ledger; runs nothing. */
+  preview: (ctx) => migrateRelease(ctx, true),
 };
+
+async function migrateRelease(ctx: Ctx, preview: boolean): Promise<void> {
+  const id = ctx.release;
+  if (!id) throw new InternalError('migrate without a release');
+  const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
+  const view = await stageView(ctx, nextDeploy);
+  try {
+    const db = view.db;
+    // The new release's files: on the migration host, or (a preview: nothing published) the build.
+    const fromHost = view.dbInRun && !preview;
+    const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
+    const ledger = await readLedger(db);
+    const changed = checksumMismatches(migrations, ledger, id);
+    if (changed.length) {
+      throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
+        host: db.name,
+        reason: 'migration-changed',
+        hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
+      });
+    }
+    const batches: MigrationBatch[] = [];
+    if (nextDeploy) {
+      const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
+      if (runnable.length && db.currentId) {
+        const cur = await releaseMigrations(ctx, db, db.currentId);
+        const curChanged = checksumMismatches(cur, ledger, db.currentId);
+        if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+        batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
+      }
+    }
+    const expands = pendingExpands(migrations, ledger);
+    batches.push({ release: id, migrations: expands });
+    const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];
+    const count = batches.reduce((n, b) => n + b.migrations.length, 0) + backfills.reduce((n, g) => n + g.migrations.length, 0);
+    if (!view.dbInRun && ctx.stage.migrations.backfill.mode === 'before-switch' && pendingBackfills(migrations, ledger).length) {
+      ctx.events.warn(`backfills are pending, but the migration host ${db.name} is not part of this run: they run with ship migrate ${ctx.stage.name} --backfill or the next deploy that includes it`);
+    }
+    if (!count) {
+      ctx.events.debug('no pending migrations', db.name);
+      return;
+    }
+    if (preview) {
+      previewMigrations(ctx, db, batches);
+      previewBackfillGroups(ctx, db, backfills, ledger);
+      return;
+    }
+    if (!view.dbInRun) {
+      throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
+        host: db.name,
+        reason: 'migration-host',
+        hint: `include ${db.name} in --hosts/--roles (it is the first host with role db, else the first host)`,
+      });
+    }
+    await runMigrations(ctx, db, batches, id);
+    if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
+  } finally {
+    await view.close();
+  }
+}
 
 /** The new release's migrations as the build has them (a dry run publishes nothing). */
 function buildMigrations(ctx: Ctx): Migration[] {

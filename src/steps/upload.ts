@@ -23,32 +23,10 @@ export const upload: Step = {
   name: 'upload',
   description: 'send the build into releases/<id>.partial',
   async run(ctx, hosts) {
-    const build = ctx.build;
-    const id = ctx.release;
-    if (!build || !id) throw new InternalError('upload before build/connect');
+    const build = ctx.build!;
+    const id = ctx.release!;
     const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
-
-    const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
-    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !ctx.opts.dryRun))));
-    // Which files a host can keep is known only from every hash; a host without a
-    // previous release needs none of them before its archive starts.
-    if (hosts.some((h) => prev.get(h))) await allHashed(build);
-
-    const head = manifestHead(ctx);
-    const plans = new Map<HostRun, HostPlan>();
-    for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
-
-    if (ctx.opts.dryRun) {
-      for (const h of hosts) {
-        const p = plans.get(h)!;
-        const bytes = p.spec.files.reduce((n, f) => n + f.size, 0);
-        ctx.events.log(
-          `would upload release ${id}: send ${p.spec.files.length} files (${bytes} bytes)${p.prevId ? `, reuse ${p.reuse?.reused.size ?? 0} from ${p.prevId}` : ''}${p.compress !== 'none' ? `, ${p.compress}-compressed` : ''}`,
-          h.name,
-        );
-      }
-      return;
-    }
+    const plans = await planHosts(ctx, hosts, cache, true);
 
     // Waves of at most `concurrency` hosts; in a wave, one archive per distinct payload.
     const size = ctx.stage.concurrency;
@@ -85,7 +63,7 @@ export const upload: Step = {
           await sealFiles(ctx, h, h.paths.partial(id)); // before any hook can write into a file shared with the live release
           if (p.reuse?.manifest && out.get('sha') === sha256(p.reuse.manifest.text)) {
             manifestOnHost.set(h, p.reuse.manifest.text);
-            if (!ctx.opts.dryRun) await cache.put(p.reuse.manifest.text);
+            await cache.put(p.reuse.manifest.text);
           }
           return `${p.spec.files.length} sent, ${p.reuse?.reused.size ?? 0} reused`;
         } finally {
@@ -94,10 +72,39 @@ export const upload: Step = {
       });
     }
     await allHashed(build);
-    if (!ctx.opts.dryRun) await saveHashCache(build, hashCacheFile(path.join(ctx.stage.configDir, '.ship', 'cache'), ctx.stage.build.dir)).catch(() => {});
+    await saveHashCache(build, hashCacheFile(path.join(ctx.stage.configDir, '.ship', 'cache'), ctx.stage.build.dir)).catch(() => {});
     ctx.events.debug(`upload: ${hashJob(build)?.read ?? 0} files read for hashing ahead of the archive`);
   },
+  async preview(ctx, hosts) {
+    const plans = await planHosts(ctx, hosts, new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests')), false);
+    for (const h of hosts) {
+      const p = plans.get(h)!;
+      const bytes = p.spec.files.reduce((n, f) => n + f.size, 0);
+      ctx.events.log(
+        `would upload release ${ctx.release}: send ${p.spec.files.length} files (${bytes} bytes)${p.prevId ? `, reuse ${p.reuse?.reused.size ?? 0} from ${p.prevId}` : ''}${p.compress !== 'none' ? `, ${p.compress}-compressed` : ''}`,
+        h.name,
+      );
+    }
+  },
 };
+
+/**
+ * What each host would receive and reuse. `store`: fetched manifests go into the local
+ * cache (a dry run leaves the cache as it is).
+ */
+async function planHosts(ctx: Ctx, hosts: HostRun[], cache: ManifestCache, store: boolean): Promise<Map<HostRun, HostPlan>> {
+  const build = ctx.build;
+  if (!build || !ctx.release) throw new InternalError('upload before build/connect');
+  const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
+  await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, store))));
+  // Which files a host can keep is known only from every hash; a host without a
+  // previous release needs none of them before its archive starts.
+  if (hosts.some((h) => prev.get(h))) await allHashed(build);
+  const head = manifestHead(ctx);
+  const plans = new Map<HostRun, HostPlan>();
+  for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
+  return plans;
+}
 
 /** Manifests the upload already made on a host (text, as the host holds it). */
 export const manifestOnHost = new WeakMap<HostRun, string>();
@@ -228,7 +235,7 @@ async function previousManifest(h: HostRun, cache: ManifestCache, store: boolean
 
 async function fetchManifest(h: HostRun, file: string): Promise<string | undefined> {
   if (hostFacts(h).tools.has('gzip')) {
-    const r = await h.t.exec(sh`gzip -c < ${file} | base64`);
+    const r = await h.t.exec(sh`gzip -c < ${file} | base64`, { readOnly: true });
     if (r.code === 0) {
       try {
         return gunzipSync(Buffer.from(r.stdout, 'base64')).toString('utf8');
