@@ -32,123 +32,114 @@ export async function migrate(o: MigrateOptions, print: Printer): Promise<Comman
   return runCommand('migrate', o, [connect, lock, step]);
 }
 
-const expandStep: Step = {
+const expandStep = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  run: (ctx) => expand(ctx, false),
-  preview: (ctx) => expand(ctx, true),
-};
-
-/** The pending expands and backfills of `next` (else `current`): run, or (preview) listed. */
-async function expand(ctx: Ctx, preview: boolean): Promise<void> {
-  const view = await stageView(ctx, false);
-  try {
-    const db = view.db;
-    const ref = db.nextId ?? db.currentId;
-    if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to migrate`, { host: db.name, reason: 'no-release' });
-    const migrations = await releaseMigrations(ctx, db, ref);
-    const ledger = await readLedger(db);
-    const changed = checksumMismatches(migrations, ledger, ref);
-    if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-    const todo = pendingExpands(migrations, ledger);
-    const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
-    if (!todo.length && !backfills.length) {
-      ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
-      return;
+  preview: (ctx, hosts): Promise<void> => expandStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
+    const view = await stageView(ctx, false);
+    try {
+      const db = view.db;
+      const ref = db.nextId ?? db.currentId;
+      if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to migrate`, { host: db.name, reason: 'no-release' });
+      const migrations = await releaseMigrations(ctx, db, ref);
+      const ledger = await readLedger(db);
+      const changed = checksumMismatches(migrations, ledger, ref);
+      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+      const todo = pendingExpands(migrations, ledger);
+      const backfills = await backfillGroups(ctx, db, ref, migrations, ledger);
+      if (!todo.length && !backfills.length) {
+        ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
+        return;
+      }
+      if (preview) {
+        previewMigrations(ctx, db, [{ release: ref, migrations: todo }]);
+        previewBackfillGroups(ctx, db, backfills, ledger);
+        return;
+      }
+      await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
+    } finally {
+      await view.close();
     }
-    if (preview) {
-      previewMigrations(ctx, db, [{ release: ref, migrations: todo }]);
-      previewBackfillGroups(ctx, db, backfills, ledger);
-      return;
-    }
-    await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
-    if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
-  } finally {
-    await view.close();
-  }
-}
+  },
+} satisfies Step;
 
-const backfillStep: Step = {
+const backfillStep = {
   name: 'backfill',
   description: 'run or resume the backfill migrations in batches',
-  run: (ctx) => backfillOnly(ctx, false),
-  preview: (ctx) => backfillOnly(ctx, true),
-};
-
-/** The pending backfills of `next` (else `current`), after its expands: run, or (preview) listed. */
-async function backfillOnly(ctx: Ctx, preview: boolean): Promise<void> {
-  const view = await stageView(ctx, false);
-  try {
-    const db = view.db;
-    const ref = db.nextId ?? db.currentId;
-    if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to backfill`, { host: db.name, reason: 'no-release' });
-    const migrations = await releaseMigrations(ctx, db, ref);
-    const ledger = await readLedger(db);
-    const expands = pendingExpands(migrations, ledger);
-    const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
-    if (!groups.length) {
-      ctx.events.log(`no pending backfills in release ${ref}`, db.name);
-      return;
+  preview: (ctx, hosts): Promise<void> => backfillStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
+    const view = await stageView(ctx, false);
+    try {
+      const db = view.db;
+      const ref = db.nextId ?? db.currentId;
+      if (!ref) throw new ShipError(`${db.name}: no release is deployed (no current, no next): nothing to backfill`, { host: db.name, reason: 'no-release' });
+      const migrations = await releaseMigrations(ctx, db, ref);
+      const ledger = await readLedger(db);
+      const expands = pendingExpands(migrations, ledger);
+      const groups = await backfillGroups(ctx, db, ref, migrations, ledger);
+      if (!groups.length) {
+        ctx.events.log(`no pending backfills in release ${ref}`, db.name);
+        return;
+      }
+      const todo = pendingBackfills(migrations, ledger);
+      const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
+      if (early.length) {
+        throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
+          host: db.name,
+          reason: 'migrations',
+          hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
+        });
+      }
+      if (preview) previewBackfillGroups(ctx, db, groups, ledger);
+      else await runBackfillGroups(ctx, db, groups, ledger);
+    } finally {
+      await view.close();
     }
-    const todo = pendingBackfills(migrations, ledger);
-    const early = expands.filter((e) => todo.some((b) => compareIds(e.id, b.id) < 0));
-    if (early.length) {
-      throw new ShipError(`${db.name}: expand migration${early.length > 1 ? 's' : ''} ${early.map((m) => m.file).join(', ')} of release ${ref} not applied yet: a backfill runs after the expands`, {
-        host: db.name,
-        reason: 'migrations',
-        hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
-      });
-    }
-    if (preview) previewBackfillGroups(ctx, db, groups, ledger);
-    else await runBackfillGroups(ctx, db, groups, ledger);
-  } finally {
-    await view.close();
-  }
-}
+  },
+} satisfies Step;
 
-const contractStep: Step = {
+const contractStep = {
   name: 'migrate',
   description: 'run the contract migrations every live release holds',
-  run: (ctx) => contract(ctx, false),
-  preview: (ctx) => contract(ctx, true),
-};
-
-/** The contract migrations every live release holds: run, or (preview) listed. */
-async function contract(ctx: Ctx, preview: boolean): Promise<void> {
-  const view = await stageView(ctx, true);
-  try {
-    const db = view.db;
-    const ledger = await readLedger(db);
-    const pending = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger);
-    if (!pending.length) {
-      ctx.events.log('no contract migrations pending', db.name);
-      return;
+  preview: (ctx, hosts): Promise<void> => contractStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
+    const view = await stageView(ctx, true);
+    try {
+      const db = view.db;
+      const ledger = await readLedger(db);
+      const pending = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger);
+      if (!pending.length) {
+        ctx.events.log('no contract migrations pending', db.name);
+        return;
+      }
+      const runnable = pending.filter((c) => c.runnable);
+      const waiting = pending.filter((c) => !c.runnable);
+      if (!runnable.length) {
+        const hostsHold = waiting.some((c) => c.blockedBy.length);
+        const backfillsHold = waiting.some((c) => c.backfills.length);
+        const hints = [
+          ...(backfillsHold ? [`finish the backfill first: ship migrate ${ctx.stage.name} --backfill`] : []),
+          ...(hostsHold ? [`deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first`] : []),
+        ];
+        throw new ShipError(
+          `${pending.length} contract migration${pending.length > 1 ? 's' : ''} pending, none runnable yet: ${waiting.map((c) => `${c.file} (${c.reason})`).join('; ')}`,
+          { reason: 'contract-not-runnable', hint: hints.join('; ') },
+        );
+      }
+      for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
+      const cur = await releaseMigrations(ctx, db, db.currentId!);
+      const changed = checksumMismatches(cur, ledger, db.currentId!);
+      if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+      const batches = [{ release: db.currentId!, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }];
+      if (preview) previewMigrations(ctx, db, batches);
+      else await runMigrations(ctx, db, batches, db.currentId!);
+    } finally {
+      await view.close();
     }
-    const runnable = pending.filter((c) => c.runnable);
-    const waiting = pending.filter((c) => !c.runnable);
-    if (!runnable.length) {
-      const hostsHold = waiting.some((c) => c.blockedBy.length);
-      const backfillsHold = waiting.some((c) => c.backfills.length);
-      const hints = [
-        ...(backfillsHold ? [`finish the backfill first: ship migrate ${ctx.stage.name} --backfill`] : []),
-        ...(hostsHold ? [`deploy a release that holds ${pending.length > 1 ? 'them' : 'it'} to every host first`] : []),
-      ];
-      throw new ShipError(
-        `${pending.length} contract migration${pending.length > 1 ? 's' : ''} pending, none runnable yet: ${waiting.map((c) => `${c.file} (${c.reason})`).join('; ')}`,
-        { reason: 'contract-not-runnable', hint: hints.join('; ') },
-      );
-    }
-    for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
-    const cur = await releaseMigrations(ctx, db, db.currentId!);
-    const changed = checksumMismatches(cur, ledger, db.currentId!);
-    if (changed.length) throw new ShipError(`${db.name}: applied migration changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-    const batches = [{ release: db.currentId!, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) }];
-    if (preview) previewMigrations(ctx, db, batches);
-    else await runMigrations(ctx, db, batches, db.currentId!);
-  } finally {
-    await view.close();
-  }
-}
+  },
+} satisfies Step;
 
 /** Rows for --status and their text. */
 async function statusOf(ctx: Ctx): Promise<[MigrationRow[], string]> {

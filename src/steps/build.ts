@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { withoutShared } from '../build.js';
-import type { Ctx } from '../context.js';
 import { CommandError } from '../errors.js';
 import { raw } from '../shell.js';
 import { applyHashCache, hashCacheFile, startHashing, walkBuild } from '../scan.js';
@@ -12,40 +11,34 @@ import type { Step } from './types.js';
  * Runs build.command on the deployer, once, then reads the build directory. Hashing what
  * the local cache does not hold goes on in the background; upload waits for it.
  */
-export const build: Step = {
+export const build = {
   name: 'build',
   description: 'run the build command and read the build directory',
-  async run(ctx) {
+  /** The build command is not run (it may write anything); the build directory is read as it is. */
+  preview: (ctx, hosts): Promise<void> => build.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const b = ctx.stage.build;
     if (b.command) {
-      const r = await runSh(wrapCommand(raw(b.command), { cwd: b.cwd ?? ctx.stage.configDir }), b.command);
-      if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
+      if (preview) ctx.events.log(`would run: ${b.command}`);
+      else {
+        const r = await runSh(wrapCommand(raw(b.command), { cwd: b.cwd ?? ctx.stage.configDir }), b.command);
+        if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
+      }
     }
-    await readBuild(ctx);
+    const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
+    const cacheDir = path.join(ctx.stage.configDir, '.ship', 'cache');
+    ctx.build = withoutShared(await walkBuild(b.dir, { ...b, skip: cacheDir }), shared);
+    const hits = await applyHashCache(ctx.build, hashCacheFile(cacheDir, b.dir));
+    startHashing(ctx.build);
+    ctx.events.debug(`build: ${hits} of ${ctx.build.files.length} hashes from the local cache`);
+    ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
+    if (!process.env.SHIP_REVISION && ctx.build.revision && (await gitDirty(b.cwd ?? ctx.stage.configDir))) {
+      ctx.build.dirty = true;
+      ctx.events.warn(`the git work tree has uncommitted changes: the release is ${ctx.build.revision.slice(0, 12)} plus them (recorded as dirty)`);
+    }
+    ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
   },
-  /** The build command is not run (it may write anything); the build directory is read as it is. */
-  async preview(ctx) {
-    if (ctx.stage.build.command) ctx.events.log(`would run: ${ctx.stage.build.command}`);
-    await readBuild(ctx);
-  },
-};
-
-/** Reads the build directory into ctx.build; hashing goes on in the background. */
-async function readBuild(ctx: Ctx): Promise<void> {
-  const b = ctx.stage.build;
-  const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
-  const cacheDir = path.join(ctx.stage.configDir, '.ship', 'cache');
-  ctx.build = withoutShared(await walkBuild(b.dir, { ...b, skip: cacheDir }), shared);
-  const hits = await applyHashCache(ctx.build, hashCacheFile(cacheDir, b.dir));
-  startHashing(ctx.build);
-  ctx.events.debug(`build: ${hits} of ${ctx.build.files.length} hashes from the local cache`);
-  ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
-  if (!process.env.SHIP_REVISION && ctx.build.revision && (await gitDirty(b.cwd ?? ctx.stage.configDir))) {
-    ctx.build.dirty = true;
-    ctx.events.warn(`the git work tree has uncommitted changes: the release is ${ctx.build.revision.slice(0, 12)} plus them (recorded as dirty)`);
-  }
-  ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
-}
+} satisfies Step;
 
 /** Uncommitted changes (tracked or untracked, not ignored) in the work tree. */
 async function gitDirty(dir: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { carryBackAssets } from '../assets.js';
-import { forEachHost, type Ctx, type HostRun } from '../context.js';
+import { forEachHost, type HostRun } from '../context.js';
 import { record } from '../host-state.js';
 import { releaseInfos } from '../releases.js';
 import { otherColor } from '../colors/gates.js';
@@ -15,44 +15,42 @@ import type { Step } from './types.js';
  * `current` untouched (it never moved). Otherwise as always: the previous good release
  * (or --to), whose color, when it still runs, only needs the router turned back to it.
  */
-export const colorRollback: Step = {
+export const colorRollback = {
   name: 'rollback',
   description: 'choose the release to go back to (or abandon a paused canary)',
-  run: (ctx, hosts) => rollBack(ctx, hosts, false),
-  preview: (ctx, hosts) => rollBack(ctx, hosts, true),
-};
-
-async function rollBack(ctx: Ctx, hosts: HostRun[], preview: boolean): Promise<void> {
-  const paused = [];
-  for (const h of hosts) if ((await hostColors(h)).state.canary) paused.push(h);
-  if (!paused.length) return preview ? rollback.preview!(ctx, hosts) : rollback.run(ctx, hosts);
-  const colors = colorsOf(ctx);
-  const release = (await hostColors(paused[0])).state.canary!.release;
-  ctx.release = release;
-  ctx.events.log(`abandoning the paused canary of ${release}`);
-  for (const h of hosts) h.target = h.currentId; // nothing else moves
-  if (preview) return;
-  // As any rollback: the old release gets the canary's asset files before traffic moves back.
-  const shadows: HostRun[] = [];
-  for (const h of paused) {
-    const s = (await hostColors(h)).state;
-    const old = s.releases[otherColor(s.canary!.color)];
-    if (old && old !== release) shadows.push({ ...h, currentId: release, target: old });
-  }
-  await carryBackAssets(ctx, shadows);
-  await forEachHost(ctx, 'rollback', paused, async (h) => {
-    const r = await hostColors(h);
-    const c = r.state.canary!.color;
-    const old = otherColor(c);
-    r.state.weights = { [old]: 100, [c]: 0 } as typeof r.state.weights;
-    r.state.live = old;
-    delete r.state.canary;
-    await applyRouter(ctx, h, colors, r.state);
-    await record(ctx, h, { action: 'rollback', release: h.currentId, previous: release, states: { [release]: 'rolled-back' } });
-    h.infos = releaseInfos(h.history, h.dirs, h.currentId);
-    return `all traffic back on ${old} (${r.state.releases[old]}); ${release} keeps running on ${c}, without traffic`;
-  });
-}
+  preview: (ctx, hosts): Promise<void> => colorRollback.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
+    const paused = [];
+    for (const h of hosts) if ((await hostColors(h)).state.canary) paused.push(h);
+    if (!paused.length) return rollback.run(ctx, hosts, preview);
+    const colors = colorsOf(ctx);
+    const release = (await hostColors(paused[0])).state.canary!.release;
+    ctx.release = release;
+    ctx.events.log(`abandoning the paused canary of ${release}`);
+    for (const h of hosts) h.target = h.currentId; // nothing else moves
+    if (preview) return;
+    // As any rollback: the old release gets the canary's asset files before traffic moves back.
+    const shadows: HostRun[] = [];
+    for (const h of paused) {
+      const s = (await hostColors(h)).state;
+      const old = s.releases[otherColor(s.canary!.color)];
+      if (old && old !== release) shadows.push({ ...h, currentId: release, target: old });
+    }
+    await carryBackAssets(ctx, shadows);
+    await forEachHost(ctx, 'rollback', paused, async (h) => {
+      const r = await hostColors(h);
+      const c = r.state.canary!.color;
+      const old = otherColor(c);
+      r.state.weights = { [old]: 100, [c]: 0 } as typeof r.state.weights;
+      r.state.live = old;
+      delete r.state.canary;
+      await applyRouter(ctx, h, colors, r.state);
+      await record(ctx, h, { action: 'rollback', release: h.currentId, previous: release, states: { [release]: 'rolled-back' } });
+      h.infos = releaseInfos(h.history, h.dirs, h.currentId);
+      return `all traffic back on ${old} (${r.state.releases[old]}); ${release} keeps running on ${c}, without traffic`;
+    });
+  },
+} satisfies Step;
 
 /**
  * Two colors, `ship switch`: a canary held by --pause continues from its next step;

@@ -16,72 +16,70 @@ import type { Step } from './types.js';
  * Then, unless `migrations.backfill.mode` is `after-switch`, the release's backfills run
  * (or resume) in batches, still before the switch.
  */
-export const migrate: Step = {
+export const migrate = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  run: (ctx) => migrateRelease(ctx, false),
   /** Lists what would run, from the build (nothing is published) and the ledger; runs nothing. */
-  preview: (ctx) => migrateRelease(ctx, true),
-};
-
-async function migrateRelease(ctx: Ctx, preview: boolean): Promise<void> {
-  const id = ctx.release;
-  if (!id) throw new InternalError('migrate without a release');
-  const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
-  const view = await stageView(ctx, nextDeploy);
-  try {
-    const db = view.db;
-    // The new release's files: on the migration host, or (a preview: nothing published) the build.
-    const fromHost = view.dbInRun && !preview;
-    const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
-    const ledger = await readLedger(db);
-    const changed = checksumMismatches(migrations, ledger, id);
-    if (changed.length) {
-      throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
-        host: db.name,
-        reason: 'migration-changed',
-        hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
-      });
-    }
-    const batches: MigrationBatch[] = [];
-    if (nextDeploy) {
-      const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
-      if (runnable.length && db.currentId) {
-        const cur = await releaseMigrations(ctx, db, db.currentId);
-        const curChanged = checksumMismatches(cur, ledger, db.currentId);
-        if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
-        batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
+  preview: (ctx, hosts): Promise<void> => migrate.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
+    const id = ctx.release;
+    if (!id) throw new InternalError('migrate without a release');
+    const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
+    const view = await stageView(ctx, nextDeploy);
+    try {
+      const db = view.db;
+      // The new release's files: on the migration host, or (a preview: nothing published) the build.
+      const fromHost = view.dbInRun && !preview;
+      const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
+      const ledger = await readLedger(db);
+      const changed = checksumMismatches(migrations, ledger, id);
+      if (changed.length) {
+        throw new ShipError(`${db.name}: applied migration${changed.length > 1 ? 's' : ''} changed, nothing was migrated: ${changed.map(describeMismatch).join('; ')}`, {
+          host: db.name,
+          reason: 'migration-changed',
+          hint: 'migrations are forward-only: restore the applied file and ship the change as a new migration',
+        });
       }
+      const batches: MigrationBatch[] = [];
+      if (nextDeploy) {
+        const runnable = pendingContracts(await hostMigrations(ctx, view.all, view.unreachable), ledger).filter((c) => c.runnable);
+        if (runnable.length && db.currentId) {
+          const cur = await releaseMigrations(ctx, db, db.currentId);
+          const curChanged = checksumMismatches(cur, ledger, db.currentId);
+          if (curChanged.length) throw new ShipError(`${db.name}: ${curChanged.map(describeMismatch).join('; ')}`, { host: db.name, reason: 'migration-changed' });
+          batches.push({ release: db.currentId, migrations: cur.filter((m) => runnable.some((c) => c.id === m.id)) });
+        }
+      }
+      const expands = pendingExpands(migrations, ledger);
+      batches.push({ release: id, migrations: expands });
+      const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];
+      const count = batches.reduce((n, b) => n + b.migrations.length, 0) + backfills.reduce((n, g) => n + g.migrations.length, 0);
+      if (!view.dbInRun && ctx.stage.migrations.backfill.mode === 'before-switch' && pendingBackfills(migrations, ledger).length) {
+        ctx.events.warn(`backfills are pending, but the migration host ${db.name} is not part of this run: they run with ship migrate ${ctx.stage.name} --backfill or the next deploy that includes it`);
+      }
+      if (!count) {
+        ctx.events.debug('no pending migrations', db.name);
+        return;
+      }
+      if (preview) {
+        previewMigrations(ctx, db, batches);
+        previewBackfillGroups(ctx, db, backfills, ledger);
+        return;
+      }
+      if (!view.dbInRun) {
+        throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
+          host: db.name,
+          reason: 'migration-host',
+          hint: `include ${db.name} in --hosts/--roles (it is the first host with role db, else the first host)`,
+        });
+      }
+      await runMigrations(ctx, db, batches, id);
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
+    } finally {
+      await view.close();
     }
-    const expands = pendingExpands(migrations, ledger);
-    batches.push({ release: id, migrations: expands });
-    const backfills = ctx.stage.migrations.backfill.mode === 'before-switch' && view.dbInRun ? await backfillGroups(ctx, db, id, migrations, ledger) : [];
-    const count = batches.reduce((n, b) => n + b.migrations.length, 0) + backfills.reduce((n, g) => n + g.migrations.length, 0);
-    if (!view.dbInRun && ctx.stage.migrations.backfill.mode === 'before-switch' && pendingBackfills(migrations, ledger).length) {
-      ctx.events.warn(`backfills are pending, but the migration host ${db.name} is not part of this run: they run with ship migrate ${ctx.stage.name} --backfill or the next deploy that includes it`);
-    }
-    if (!count) {
-      ctx.events.debug('no pending migrations', db.name);
-      return;
-    }
-    if (preview) {
-      previewMigrations(ctx, db, batches);
-      previewBackfillGroups(ctx, db, backfills, ledger);
-      return;
-    }
-    if (!view.dbInRun) {
-      throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
-        host: db.name,
-        reason: 'migration-host',
-        hint: `include ${db.name} in --hosts/--roles (it is the first host with role db, else the first host)`,
-      });
-    }
-    await runMigrations(ctx, db, batches, id);
-    if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
-  } finally {
-    await view.close();
-  }
-}
+  },
+} satisfies Step;
 
 /** The new release's migrations as the build has them (a dry run publishes nothing). */
 function buildMigrations(ctx: Ctx): Migration[] {

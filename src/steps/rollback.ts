@@ -4,76 +4,73 @@ import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
 import { guardRollback } from '../migrations/guard.js';
 import { removeNext } from '../switch.js';
-import type { Ctx, HostRun } from '../context.js';
 import type { Step } from './types.js';
 
 /**
  * Chooses where a rollback goes: --to <id>, or the newest good release older than the
  * newest current release. Hosts already there are left alone.
  */
-export const rollback: Step = {
+export const rollback = {
   name: 'rollback',
   description: 'choose the release to go back to',
-  run: (ctx, hosts) => chooseTarget(ctx, hosts, false),
   /** Chooses as a run would; says which `next` it would remove, carries no asset files. */
-  preview: (ctx, hosts) => chooseTarget(ctx, hosts, true),
-};
-
-async function chooseTarget(ctx: Ctx, hosts: HostRun[], preview: boolean): Promise<void> {
-  const to = ctx.opts.to;
-  let target: string | undefined;
-  if (to !== undefined) {
-    for (const h of hosts) {
-      const info = h.infos.find((r) => r.id === to);
-      if (!info) throw new UsageError(`${h.name}: no release ${to}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
-      if (info.state === 'failed') throw new UsageError(`${h.name}: release ${to} failed its deploy and cannot be made live`, { host: h.name });
-      if (!SWITCHABLE.has(info.state)) {
-        throw new UsageError(`${h.name}: ${to} is not a release ship published (state ${info.state}): it is never made live`, {
-          host: h.name,
-          hint: `roll back to a release listed by: ship releases ${ctx.stage.name}`,
+  preview: (ctx, hosts): Promise<void> => rollback.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
+    const to = ctx.opts.to;
+    let target: string | undefined;
+    if (to !== undefined) {
+      for (const h of hosts) {
+        const info = h.infos.find((r) => r.id === to);
+        if (!info) throw new UsageError(`${h.name}: no release ${to}`, { host: h.name, hint: `see: ship releases ${ctx.stage.name}` });
+        if (info.state === 'failed') throw new UsageError(`${h.name}: release ${to} failed its deploy and cannot be made live`, { host: h.name });
+        if (!SWITCHABLE.has(info.state)) {
+          throw new UsageError(`${h.name}: ${to} is not a release ship published (state ${info.state}): it is never made live`, {
+            host: h.name,
+            hint: `roll back to a release listed by: ship releases ${ctx.stage.name}`,
+          });
+        }
+      }
+      target = to;
+    } else {
+      const newest = hosts.map((h) => h.currentId).filter((x): x is string => !!x).sort().pop();
+      if (!newest) throw new ShipError('nothing to roll back to: no host has a current release', { reason: 'no-target' });
+      const candidates = hosts.map((h) => previousGood(h.infos, newest)?.id).filter((x): x is string => !!x);
+      // The newest release that every host has in a good state.
+      target = candidates
+        .sort()
+        .reverse()
+        .find((id) => hosts.every((h) => h.infos.some((r) => r.id === id && GOOD.has(r.state))));
+      if (!target) {
+        throw new ShipError(`nothing to roll back to: no good release older than ${newest} on every host`, {
+          reason: 'no-target',
+          hint: `see: ship releases ${ctx.stage.name}`,
         });
       }
     }
-    target = to;
-  } else {
-    const newest = hosts.map((h) => h.currentId).filter((x): x is string => !!x).sort().pop();
-    if (!newest) throw new ShipError('nothing to roll back to: no host has a current release', { reason: 'no-target' });
-    const candidates = hosts.map((h) => previousGood(h.infos, newest)?.id).filter((x): x is string => !!x);
-    // The newest release that every host has in a good state.
-    target = candidates
-      .sort()
-      .reverse()
-      .find((id) => hosts.every((h) => h.infos.some((r) => r.id === id && GOOD.has(r.state))));
-    if (!target) {
-      throw new ShipError(`nothing to roll back to: no good release older than ${newest} on every host`, {
-        reason: 'no-target',
-        hint: `see: ship releases ${ctx.stage.name}`,
-      });
+    await guardRollback(ctx, hosts, target);
+    for (const h of hosts) {
+      h.target = target;
+      h.cwd = h.paths.release(target);
     }
-  }
-  await guardRollback(ctx, hosts, target);
-  for (const h of hosts) {
-    h.target = target;
-    h.cwd = h.paths.release(target);
-  }
-  ctx.release = target;
-  ctx.events.log(`rolling back to ${target}`);
-  if (!preview) await carryBackAssets(ctx, hosts);
-  // A paused rollout of the release being left is abandoned: its `next` links go too,
-  // so a later plain `ship switch` cannot bring it back by surprise.
-  const leaving = new Set(hosts.map((h) => h.currentId).filter((id): id is string => !!id && id !== target));
-  for (const h of hosts) {
-    if (h.nextId && leaving.has(h.nextId)) {
-      const id = h.nextId;
-      if (preview) {
-        ctx.events.log(`would remove next -> ${id}: its rollout would be abandoned`, h.name);
-        continue;
+    ctx.release = target;
+    ctx.events.log(`rolling back to ${target}`);
+    if (!preview) await carryBackAssets(ctx, hosts);
+    // A paused rollout of the release being left is abandoned: its `next` links go too,
+    // so a later plain `ship switch` cannot bring it back by surprise.
+    const leaving = new Set(hosts.map((h) => h.currentId).filter((id): id is string => !!id && id !== target));
+    for (const h of hosts) {
+      if (h.nextId && leaving.has(h.nextId)) {
+        const id = h.nextId;
+        if (preview) {
+          ctx.events.log(`would remove next -> ${id}: its rollout would be abandoned`, h.name);
+          continue;
+        }
+        await removeNext(h);
+        ctx.events.log(`removed next -> ${id}: its rollout was abandoned`, h.name);
       }
-      await removeNext(h);
-      ctx.events.log(`removed next -> ${id}: its rollout was abandoned`, h.name);
     }
-  }
-}
+  },
+} satisfies Step;
 
 export function checkReleaseArg(id: string | undefined): void {
   if (id !== undefined && !isReleaseId(id)) {

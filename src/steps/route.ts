@@ -21,13 +21,30 @@ import type { Step } from './types.js';
  * this run touched back to what it routed before, flips `current` back, marks the
  * release failed and fails the run. keepOld 'none' stops the old color at the end.
  */
-export const route: Step = {
+export const route = {
   name: 'switch',
   description: 'move traffic to the new color, then point current at it',
-  async run(ctx, hosts) {
+  preview: (ctx, hosts): Promise<void> => route.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const colors = colorsOf(ctx);
-    const todo = await toRoute(ctx, hosts);
-    if (!todo.length) return;
+    const todo: HostRun[] = [];
+    for (const h of hosts) {
+      const r = await hostColors(h);
+      if (!h.target || !r.fresh) continue;
+      const settled = r.state.live === r.fresh && r.state.weights[r.fresh] === 100 && !r.state.canary;
+      if (!settled || h.currentId !== h.target) todo.push(h);
+    }
+    if (!todo.length) {
+      if (hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} takes all traffic on every host already`);
+      return;
+    }
+    if (preview) {
+      for (const h of todo) {
+        const r = await hostColors(h);
+        ctx.events.log(`would route ${weighted(ctx) ? `${ctx.stage.strategy.steps!.join(' → ')} %` : 'all traffic'} to ${r.fresh} (${h.target}), then point current at it`, h.name);
+      }
+      return;
+    }
     try {
       if (weighted(ctx) && ctx.command !== 'rollback') {
         const done = await walkCanary(ctx, todo);
@@ -53,26 +70,7 @@ export const route: Step = {
       });
     }
   },
-  async preview(ctx, hosts) {
-    for (const h of await toRoute(ctx, hosts)) {
-      const r = await hostColors(h);
-      ctx.events.log(`would route ${weighted(ctx) ? `${ctx.stage.strategy.steps!.join(' → ')} %` : 'all traffic'} to ${r.fresh} (${h.target}), then point current at it`, h.name);
-    }
-  },
-};
-
-/** The hosts whose traffic or `current` is not on the target yet (none: says so). */
-async function toRoute(ctx: Ctx, hosts: HostRun[]): Promise<HostRun[]> {
-  const todo: HostRun[] = [];
-  for (const h of hosts) {
-    const r = await hostColors(h);
-    if (!h.target || !r.fresh) continue;
-    const settled = r.state.live === r.fresh && r.state.weights[r.fresh] === 100 && !r.state.canary;
-    if (!settled || h.currentId !== h.target) todo.push(h);
-  }
-  if (!todo.length && hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} takes all traffic on every host already`);
-  return todo;
-}
+} satisfies Step;
 
 /** How long the old color keeps answering after the last router change before keepOld 'none' stops it. */
 export const OLD_COLOR_GRACE_MS = 3000;

@@ -139,43 +139,41 @@ export const setupInspect: Step = {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export const setup: Step = {
+export const setup = {
   name: 'setup',
   description: 'create the directories and upload the shared files',
-  run: (ctx, hosts) => setUp(ctx, hosts, false),
   /** Says what would be created and uploaded (the same report, in the conditional). */
-  preview: (ctx, hosts) => setUp(ctx, hosts, true),
-};
-
-async function setUp(ctx: Ctx, hosts: HostRun[], dry: boolean): Promise<void> {
-  const s = state(ctx);
-  const all: SetupReport[] = [];
-  reports.set(ctx, all);
-  await forEachHost(ctx, 'setup', hosts, async (h) => {
-    const r: SetupReport = { host: h.name, created: [], uploaded: [], replaced: [], unchanged: [], kept: [] };
-    all.push(r);
-    const before = s.missing.get(h.name) ?? new Set<string>();
-    for (const d of wantedDirs(ctx, s.files)) {
-      const p = path.join(h.root, d);
-      const st = await h.t.stat(p);
-      if (!st && !dry) await h.t.mkdirp(p);
-      if (!st || before.has(d)) r.created.push(d === '.' ? h.root : `${d}/`);
-    }
-    for (const f of s.files) await uploadOne(ctx, h, f, r, dry);
-    const changed = r.created.length + r.uploaded.length + r.replaced.length > 0;
-    if (changed && !dry) {
-      await record(ctx, h, {
-        action: 'setup',
-        message: describe(r, false),
-        durationMs: Date.now() - ctx.startedAt.getTime(),
-        outcome: 'ok',
-      });
-    }
-    // A log line (not only the step's message), so a terminal's spinner output shows it too.
-    ctx.events.log(describe(r, dry), h.name);
-  });
-  all.sort((a, b) => (a.host < b.host ? -1 : 1));
-}
+  preview: (ctx, hosts): Promise<void> => setup.run(ctx, hosts, true),
+  async run(ctx, hosts, dry = false) {
+    const s = state(ctx);
+    const all: SetupReport[] = [];
+    reports.set(ctx, all);
+    await forEachHost(ctx, 'setup', hosts, async (h) => {
+      const r: SetupReport = { host: h.name, created: [], uploaded: [], replaced: [], unchanged: [], kept: [] };
+      all.push(r);
+      const before = s.missing.get(h.name) ?? new Set<string>();
+      for (const d of wantedDirs(ctx, s.files)) {
+        const p = path.join(h.root, d);
+        const st = await h.t.stat(p);
+        if (!st && !dry) await h.t.mkdirp(p);
+        if (!st || before.has(d)) r.created.push(d === '.' ? h.root : `${d}/`);
+      }
+      for (const f of s.files) await uploadOne(ctx, h, f, r, dry);
+      const changed = r.created.length + r.uploaded.length + r.replaced.length > 0;
+      if (changed && !dry) {
+        await record(ctx, h, {
+          action: 'setup',
+          message: describe(r, false),
+          durationMs: Date.now() - ctx.startedAt.getTime(),
+          outcome: 'ok',
+        });
+      }
+      // A log line (not only the step's message), so a terminal's spinner output shows it too.
+      ctx.events.log(describe(r, dry), h.name);
+    });
+    all.sort((a, b) => (a.host < b.host ? -1 : 1));
+  },
+} satisfies Step;
 
 async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport, dry: boolean): Promise<void> {
   const target = path.join(h.paths.shared, f.name);

@@ -19,14 +19,38 @@ import type { Step } from './types.js';
  * an archive of what is new; hosts that need the same bytes share one archive, made once
  * while it is sent. See docs/upload.md.
  */
-export const upload: Step = {
+export const upload = {
   name: 'upload',
   description: 'send the build into releases/<id>.partial',
-  async run(ctx, hosts) {
-    const build = ctx.build!;
-    const id = ctx.release!;
+  /** Says what each host would receive and reuse; fetched manifests stay out of the local cache. */
+  preview: (ctx, hosts): Promise<void> => upload.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
+    const build = ctx.build;
+    const id = ctx.release;
+    if (!build || !id) throw new InternalError('upload before build/connect');
     const cache = new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests'));
-    const plans = await planHosts(ctx, hosts, cache, true);
+
+    const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
+    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !preview))));
+    // Which files a host can keep is known only from every hash; a host without a
+    // previous release needs none of them before its archive starts.
+    if (hosts.some((h) => prev.get(h))) await allHashed(build);
+
+    const head = manifestHead(ctx);
+    const plans = new Map<HostRun, HostPlan>();
+    for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
+
+    if (preview) {
+      for (const h of hosts) {
+        const p = plans.get(h)!;
+        const bytes = p.spec.files.reduce((n, f) => n + f.size, 0);
+        ctx.events.log(
+          `would upload release ${id}: send ${p.spec.files.length} files (${bytes} bytes)${p.prevId ? `, reuse ${p.reuse?.reused.size ?? 0} from ${p.prevId}` : ''}${p.compress !== 'none' ? `, ${p.compress}-compressed` : ''}`,
+          h.name,
+        );
+      }
+      return;
+    }
 
     // Waves of at most `concurrency` hosts; in a wave, one archive per distinct payload.
     const size = ctx.stage.concurrency;
@@ -75,36 +99,7 @@ export const upload: Step = {
     await saveHashCache(build, hashCacheFile(path.join(ctx.stage.configDir, '.ship', 'cache'), ctx.stage.build.dir)).catch(() => {});
     ctx.events.debug(`upload: ${hashJob(build)?.read ?? 0} files read for hashing ahead of the archive`);
   },
-  async preview(ctx, hosts) {
-    const plans = await planHosts(ctx, hosts, new ManifestCache(path.join(ctx.stage.configDir, '.ship', 'cache', 'manifests')), false);
-    for (const h of hosts) {
-      const p = plans.get(h)!;
-      const bytes = p.spec.files.reduce((n, f) => n + f.size, 0);
-      ctx.events.log(
-        `would upload release ${ctx.release}: send ${p.spec.files.length} files (${bytes} bytes)${p.prevId ? `, reuse ${p.reuse?.reused.size ?? 0} from ${p.prevId}` : ''}${p.compress !== 'none' ? `, ${p.compress}-compressed` : ''}`,
-        h.name,
-      );
-    }
-  },
-};
-
-/**
- * What each host would receive and reuse. `store`: fetched manifests go into the local
- * cache (a dry run leaves the cache as it is).
- */
-async function planHosts(ctx: Ctx, hosts: HostRun[], cache: ManifestCache, store: boolean): Promise<Map<HostRun, HostPlan>> {
-  const build = ctx.build;
-  if (!build || !ctx.release) throw new InternalError('upload before build/connect');
-  const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
-  await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, store))));
-  // Which files a host can keep is known only from every hash; a host without a
-  // previous release needs none of them before its archive starts.
-  if (hosts.some((h) => prev.get(h))) await allHashed(build);
-  const head = manifestHead(ctx);
-  const plans = new Map<HostRun, HostPlan>();
-  for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
-  return plans;
-}
+} satisfies Step;
 
 /** Manifests the upload already made on a host (text, as the host holds it). */
 export const manifestOnHost = new WeakMap<HostRun, string>();

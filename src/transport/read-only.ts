@@ -57,11 +57,11 @@ export class ReadOnlyTransport implements Transport {
     return this.inner.readFile(path);
   }
 
-  async writeFile(path: string): Promise<void> {
+  async writeFile(path: string, _data?: string | Buffer, _opts?: { exclusive?: boolean; mode?: number }): Promise<void> {
     this.refuse('write', path);
   }
 
-  async appendFile(path: string): Promise<void> {
+  async appendFile(path: string, _data?: string): Promise<void> {
     this.refuse('append to', path);
   }
 
