@@ -5,9 +5,8 @@ import { newCtx, type Command, type Ctx, type RunOptions } from './context.js';
 import { isLockConflict, ShipError, UsageError, type ExitCode } from './errors.js';
 import { watchRun, type StopSignals } from './exit.js';
 import { Events } from './events.js';
-import { runHook } from './hooks.js';
 import { releaseLocks } from './lock.js';
-import { resolveStrategy, runFlow, type Flow, type FlowItem } from './runner.js';
+import { emitPlan, resolveStrategy, runFlow, runOrPreviewHook, type Flow, type FlowItem } from './runner.js';
 import { stepsOf } from './flows.js';
 import { openHosts } from './hosts.js';
 import { recordRun } from './run-record.js';
@@ -75,15 +74,7 @@ export async function runCommand(
   let error: ShipError | undefined;
   try {
     ctx.hosts = await openHosts(ctx);
-    events.emit({
-      type: 'plan',
-      command,
-      stage: stage.name,
-      hosts: ctx.hosts.map((h) => h.name),
-      steps: stepsOf(flow).map((s) => s.name),
-      strategy: stage.strategy.type,
-      dryRun: !!o.dryRun,
-    });
+    emitPlan(ctx, stepsOf(flow).map((s) => s.name));
     const r = await runFlow(ctx, flow.steps);
     if (r.paused) ctx.paused = r.paused.map((h) => h.name);
     if (after) await after(ctx);
@@ -121,7 +112,7 @@ async function cleanUpAfterFailure(ctx: Ctx, error: ShipError): Promise<void> {
   // A lock conflict is no failure: another run is at work. Usage errors never got this far.
   if (!isLockConflict(error) && !(error instanceof UsageError)) {
     const connected = ctx.hosts.filter((h) => h.connected);
-    await runHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
+    await runOrPreviewHook(ctx, 'failed', connected, { SHIP_ERROR: error.message }).catch((e) =>
       ctx.events.warn(`the failed hook failed too: ${(e as Error).message}`),
     );
   }

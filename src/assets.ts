@@ -190,7 +190,7 @@ export async function withCarriedAssets(ctx: Ctx, h: HostRun, partial: string, m
  */
 export async function carryBackAssets(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const assets = ctx.stage.assets;
-  if (!assets || !assets.dirs.length || ctx.opts.dryRun) return;
+  if (!assets || !assets.dirs.length) return;
   const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
   const todo = hosts.filter((h) => h.target && h.currentId && h.currentId !== h.target && h.dirs.includes(h.currentId));
   if (!todo.length) return;

@@ -25,7 +25,11 @@ type Handler = (stage: string, a: Common, o: CommandOptions) => Promise<CommandR
 /** Common flags, then the command table; each command's body is imported when it runs. */
 function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): Argv {
   const stage = (c: Argv) => c.positional('stage', { type: 'string', describe: 'stage name from the config', demandOption: true });
-  const locking = (c: Argv) => c.option('lock-wait', { type: 'number', describe: 'seconds to wait for a held lock' });
+  const locking = (c: Argv) =>
+    c
+      .option('lock-wait', { type: 'number', describe: 'seconds to wait for a held lock' })
+      // Every command that writes can say what it would do instead (read-only transport).
+      .option('dry-run', { type: 'boolean', describe: 'connect and read, say what would change, change nothing' });
   return y
     .command(
       'deploy <stage>',

@@ -9,7 +9,7 @@ import { record } from './host-state.js';
  */
 export async function removePartials(ctx: Ctx, error: ShipError): Promise<void> {
   const id = ctx.release;
-  if (!id || ctx.opts.dryRun) return;
+  if (!id) return;
   const mine = ctx.hosts.filter((h) => h.lockHeld);
   await forEachHost(ctx, 'cleanup', mine, async (h) => {
     // An aborted upload's unpacker may still be writing for a moment: one more try.

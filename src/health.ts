@@ -210,7 +210,7 @@ else
   echo 'neither curl nor wget is installed on the host, and it forbids TCP forwarding' >&2
   exit 127
 fi`,
-    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n` },
+    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n`, readOnly: true },
   );
   const at = r.stdout.lastIndexOf(`\n${STATUS_MARK}`);
   const status = at >= 0 ? Number(r.stdout.slice(at + STATUS_MARK.length + 1).trim()) : 0;

@@ -21,7 +21,7 @@ export interface HookOptions {
  */
 export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv: Record<string, string> = {}, opts: HookOptions = {}): Promise<void> {
   const commands = ctx.stage.hooks[hook];
-  if (!commands?.length || ctx.opts.dryRun) return;
+  if (!commands?.length) return;
   for (const command of commands) {
     if (command.startsWith('local:')) {
       const cmd = command.slice('local:'.length).trim();

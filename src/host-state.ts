@@ -43,7 +43,7 @@ printf 'df\\0%s\\0' "$(df -Pk . 2>/dev/null | tail -n 1)"
 
 /** Reads current, next, the release directories and history of a host (one command). */
 export async function readHostState(h: HostRun): Promise<void> {
-  const r = await h.t.exec(sh`/bin/sh -c ${STATE_SCRIPT} ${h.root}`);
+  const r = await h.t.exec(sh`/bin/sh -c ${STATE_SCRIPT} ${h.root}`, { readOnly: true });
   if (r.code !== 0) throw new CommandError(h.name, `reading the state of ${h.root}`, r);
   const parts = r.stdout.split('\0');
   const f: HostFacts = { manifests: new Map(), tools: new Set() };
@@ -83,7 +83,6 @@ export async function readHostState(h: HostRun): Promise<void> {
 
 /** Appends one line to the host's history. */
 export async function record(ctx: Ctx, h: HostRun, entry: Omit<HistoryEntry, 'time' | 'user'>): Promise<void> {
-  if (ctx.opts.dryRun) return;
   const line: HistoryEntry = { time: new Date().toISOString(), user: ctx.user, run: runId(ctx), ...entry };
   await h.t.mkdirp(h.paths.meta);
   await h.t.appendFile(h.paths.history, `${JSON.stringify(line)}\n`);
@@ -120,7 +119,7 @@ export function diskNeedKb(bytes: number): number {
 
 /** Free space (KiB) on the file system holding `dir`, from `df -Pk`; or why it is unknown. */
 export async function freeSpace(h: HostRun, dir: string): Promise<{ kb: number } | { error: string }> {
-  const r = await h.t.exec(sh`df -Pk ${dir} | tail -n 1`);
+  const r = await h.t.exec(sh`df -Pk ${dir} | tail -n 1`, { readOnly: true });
   const kb = Number(r.stdout.trim().split(/\s+/)[3]);
   if (r.code !== 0 || !Number.isFinite(kb)) return { error: r.stderr.trim() || r.stdout.trim() || `df exited ${r.code}` };
   return { kb };
@@ -128,7 +127,7 @@ export async function freeSpace(h: HostRun, dir: string): Promise<{ kb: number }
 
 /** Free inodes on the file system holding `dir`, from `df -Pi`; null when it has no fixed count (btrfs, zfs: 0 or '-'). */
 export async function freeInodes(h: HostRun, dir: string): Promise<{ free: number; total: number } | null> {
-  const r = await h.t.exec(sh`df -Pi ${dir} | tail -n 1`);
+  const r = await h.t.exec(sh`df -Pi ${dir} | tail -n 1`, { readOnly: true });
   const fields = r.stdout.trim().split(/\s+/);
   const total = Number(fields[1]);
   const free = Number(fields[3]);

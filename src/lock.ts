@@ -84,7 +84,7 @@ export function beatEveryMs(staleAfterMs: number): number {
  */
 export async function readLock(h: HostRun, staleAfterMs = 120_000): Promise<HeldLock | undefined> {
   const f = h.paths.lock;
-  const r = await h.t.exec(sh`if [ -f ${f} ]; then printf '%s %s\\n' "$(stat -c %Y -- ${f} 2>/dev/null)" "$(date +%s)"; cat -- ${f}; fi`);
+  const r = await h.t.exec(sh`if [ -f ${f} ]; then printf '%s %s\\n' "$(stat -c %Y -- ${f} 2>/dev/null)" "$(date +%s)"; cat -- ${f}; fi`, { readOnly: true });
   if (r.code !== 0) throw new ShipError(`${h.name}: cannot read the lock ${f}: ${r.stderr.trim() || `exit ${r.code}`}`, { host: h.name, reason: 'lock' });
   if (!r.stdout.trim()) return undefined;
   const nl = r.stdout.indexOf('\n');
@@ -208,7 +208,7 @@ function stopHeartbeat(ctx: Ctx): void {
  */
 export async function ensureLocks(ctx: Ctx, hosts: HostRun[] = ctx.hosts): Promise<void> {
   const lease = leases.get(ctx);
-  if (!lease || ctx.opts.dryRun) return;
+  if (!lease) return; // no lock taken (a dry run takes none)
   const held = hosts.filter((h) => h.lockHeld);
   for (const [h, why] of lease.lost) if (held.includes(h)) throw new LockLostError(h.name, why);
   await Promise.all(

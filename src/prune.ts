@@ -14,6 +14,38 @@ export function trashDir(h: HostRun): string {
   return path.join(h.paths.meta, 'trash');
 }
 
+/** What pruning a host would remove: old releases, and stale .partial dirs. */
+export interface PrunePlan {
+  dirs: string[];
+  doomed: string[];
+  stale: string[];
+}
+
+/**
+ * What `pruneHost` would remove, read from the host without changing it. `assumeLive`:
+ * plan as if that release (a deploy's, not uploaded yet) were published and live, as a
+ * dry run of a deploy does.
+ */
+export async function planPrune(h: HostRun, keep: number, assumeLive?: string): Promise<PrunePlan> {
+  // A lock this run holds names nothing to spare; another run's lock (a dry run) may.
+  const lock = h.lockHeld ? undefined : await readLock(h);
+  // Releases a color runs (two-color mode) are in use, whatever their age.
+  const locked = [...(lock?.release ? [lock.release] : []), ...(await runningReleases(h))];
+  const dirs = await h.t.list(h.paths.releases);
+  let history = h.history;
+  let current = h.currentId;
+  if (assumeLive && !dirs.includes(assumeLive)) {
+    dirs.push(assumeLive);
+    history = [...history, { time: '', action: 'switch', release: assumeLive, states: { [assumeLive]: 'active', ...(current ? { [current]: 'superseded' as const } : {}) } }];
+    current = assumeLive;
+  }
+  const infos = releaseInfos(history, dirs, current);
+  const doomed = selectPrune(infos, { keep, current, next: h.nextId, locked });
+  // We hold the lock: a .partial here is a leftover of a killed run.
+  const stale = dirs.filter((d) => d.endsWith('.partial') && isTimestampId(d.slice(0, -'.partial'.length))); // never a user's dir
+  return { dirs, doomed, stale };
+}
+
 /**
  * Removes old releases (docs/architecture.md, Release states) and stale .partial dirs; returns what went.
  *
@@ -23,25 +55,7 @@ export function trashDir(h: HostRun): string {
  * removal that was cut short (a reboot) is finished by the next run that prunes.
  */
 export async function pruneHost(ctx: Ctx, h: HostRun, keep: number): Promise<string[]> {
-  // A lock this run holds names nothing to spare; another run's lock (a dry run) may.
-  const lock = h.lockHeld ? undefined : await readLock(h);
-  // Releases a color runs (two-color mode) are in use, whatever their age.
-  const locked = [...(lock?.release ? [lock.release] : []), ...(await runningReleases(h))];
-  const dirs = await h.t.list(h.paths.releases);
-  let history = h.history;
-  let current = h.currentId;
-  const id = ctx.release;
-  if (ctx.opts.dryRun && ctx.command === 'deploy' && id && !dirs.includes(id)) {
-    // What pruning would do once the new release is live.
-    dirs.push(id);
-    history = [...history, { time: '', action: 'switch', release: id, states: { [id]: 'active', ...(current ? { [current]: 'superseded' as const } : {}) } }];
-    current = id;
-  }
-  const infos = releaseInfos(history, dirs, current);
-  const doomed = selectPrune(infos, { keep, current, next: h.nextId, locked });
-  // We hold the lock: a .partial here is a leftover of a killed run.
-  const stale = dirs.filter((d) => d.endsWith('.partial') && isTimestampId(d.slice(0, -'.partial'.length))); // never a user's dir
-  if (ctx.opts.dryRun) return doomed;
+  const { dirs, doomed, stale } = await planPrune(h, keep);
   if (doomed.length || stale.length) {
     await discard(
       h,

@@ -14,7 +14,7 @@ import { hostReleases } from './releases.js';
 const RECORDED = new Set(['deploy', 'switch', 'rollback', 'prune', 'migrate']);
 
 export async function recordRun(ctx: Ctx, error: ShipError | undefined): Promise<void> {
-  if (!RECORDED.has(ctx.command) || ctx.opts.dryRun) return;
+  if (!RECORDED.has(ctx.command)) return; // only hosts this run locked get a line: a dry run locks none
   // A command line or config that is wrong (exit 2) changes nothing on any server, history included.
   if (error instanceof UsageError) return;
   const outcome: HistoryEntry['outcome'] = error

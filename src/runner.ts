@@ -2,7 +2,7 @@ import type { Stage } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, runUserCommand } from './context.js';
 import { isFailure, toShipError, ShipError, UsageError } from './errors.js';
-import { runHook } from './hooks.js';
+import { runHook, type HookOptions } from './hooks.js';
 import { BEFORE_CONNECT_HOOKS } from './config/rules.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
@@ -46,10 +46,11 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
   const t0 = Date.now();
   ctx.events.emit({ type: 'step', step: step.name, status: 'start', ...scope });
   try {
-    await runHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`before:${step.name}`) });
+    await runOrPreviewHook(ctx, `before:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`before:${step.name}`) });
     await ensureLocks(ctx); // a run that lost a lock changes nothing more
-    await step.run(ctx, hosts);
-    await runHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`after:${step.name}`) });
+    if (ctx.opts.dryRun && step.preview) await step.preview(ctx, hosts);
+    else await step.run(ctx, hosts);
+    await runOrPreviewHook(ctx, `after:${step.name}`, hosts, {}, { hostsReady: !BEFORE_CONNECT_HOOKS.includes(`after:${step.name}`) });
   } catch (e) {
     ctx.events.emit({ type: 'step', step: step.name, status: 'failed', ms: Date.now() - t0, message: toShipError(e).message, ...scope });
     throw e;
@@ -63,6 +64,31 @@ export async function runStep(ctx: Ctx, step: Step, hosts: HostRun[], scope: Bat
   }
   ctx.stepMs[step.name] = (ctx.stepMs[step.name] ?? 0) + ms;
   ctx.events.emit({ type: 'step', step: step.name, status: 'done', ms, ...scope });
+}
+
+/**
+ * Runs a hook, or under --dry-run says what it would run: hooks are the user's commands,
+ * which may write anything, so a dry run never starts them.
+ */
+export async function runOrPreviewHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv: Record<string, string> = {}, opts: HookOptions = {}): Promise<void> {
+  if (!ctx.opts.dryRun) return runHook(ctx, hook, hosts, extraEnv, opts);
+  for (const command of ctx.stage.hooks[hook] ?? []) {
+    const local = command.startsWith('local:');
+    ctx.events.log(`would run hook ${hook}${local ? ' on this machine' : ` on ${hosts.map((h) => h.name).join(', ')}`}: ${local ? command.slice('local:'.length).trim() : command}`);
+  }
+}
+
+/** The `plan` event that opens a run's output. */
+export function emitPlan(ctx: Ctx, steps: string[]): void {
+  ctx.events.emit({
+    type: 'plan',
+    command: ctx.command,
+    stage: ctx.stage.name,
+    hosts: ctx.hosts.map((h) => h.name),
+    steps,
+    strategy: ctx.stage.strategy.type,
+    dryRun: !!ctx.opts.dryRun,
+  });
 }
 
 /** Splits the hosts into the batches of the stage's strategy. */
@@ -144,12 +170,12 @@ async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
     try {
       if (batched) {
         drained = true; // a drain that failed on one host may have drained the others
-        await runHook(ctx, 'drain', batch);
+        await runOrPreviewHook(ctx, 'drain', batch);
       }
       for (const step of steps) await runStep(ctx, step, batch, scope, true);
       if (batched) {
         drained = false;
-        await runHook(ctx, 'undrain', batch);
+        await runOrPreviewHook(ctx, 'undrain', batch);
       }
     } catch (e) {
       throw await failRollout(ctx, e, drained ? batch : []);

@@ -147,6 +147,6 @@ export async function readSince(h: HostRun, file: string, offset: number): Promi
   const size = await fileSize(h, file);
   const from = size < offset ? 0 : offset;
   if (size === from) return '';
-  const r = await run(h, sh`tail -c +${from + 1} -- ${file} | head -c ${size - from}`, `reading the router's access log ${file}`);
+  const r = await run(h, sh`tail -c +${from + 1} -- ${file} | head -c ${size - from}`, `reading the router's access log ${file}`, { readOnly: true });
   return r.stdout;
 }

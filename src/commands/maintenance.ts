@@ -30,7 +30,6 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
     name: 'maintenance',
     description: mode === 'on' ? 'put up shared/maintenance.html' : 'take down shared/maintenance.html',
     async run(ctx, hosts) {
-      if (ctx.opts.dryRun) return;
       await forEachHost(ctx, 'maintenance', hosts, async (h) => {
         const file = path.join(h.paths.shared, MAINTENANCE_FILE);
         if (mode === 'off') {
@@ -48,6 +47,13 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
           throw e;
         }
         return `wrote ${file}`;
+      });
+    },
+    async preview(ctx, hosts) {
+      await forEachHost(ctx, 'maintenance', hosts, async (h) => {
+        const file = path.join(h.paths.shared, MAINTENANCE_FILE);
+        if (mode === 'on') return `would write ${file}`;
+        return (await h.t.stat(file)) ? `would remove ${file}` : 'was not in maintenance';
       });
     },
   };

@@ -4,9 +4,9 @@ import type { Ctx } from '../context.js';
 import { ShipError, UsageError } from '../errors.js';
 import { pendingBackfills, progressWords } from '../migrations/backfill.js';
 import { compareIds } from '../migrations/discovery.js';
-import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
+import { backfillGroups, previewBackfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { pendingContracts, pendingExpands, statusRows, type MigrationRow } from '../migrations/plan.js';
-import { assertUnchanged, contractBatch, hostMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
+import { assertUnchanged, contractBatch, hostMigrations, previewMigrations, readLedger, releaseMigrations, runMigrations, stageView } from '../migrations/remote.js';
 import { fmtMs } from '../reporters/format.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
@@ -29,13 +29,14 @@ export async function migrate(o: MigrateOptions, print: Printer): Promise<Comman
   if (o.status) return runCommand('migrate', o, [connect], async (ctx) => print(...(await statusOf(ctx))));
   if (o.contract && o.backfill) throw new UsageError('--contract and --backfill exclude each other: run the backfill first, then the contract');
   const step = o.contract ? contractStep : o.backfill ? backfillStep : expandStep;
-  return runCommand('migrate', o, o.dryRun ? [connect, step] : [connect, lock, step]);
+  return runCommand('migrate', o, [connect, lock, step]);
 }
 
-const expandStep: Step = {
+const expandStep = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  async run(ctx) {
+  preview: (ctx, hosts): Promise<void> => expandStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const view = await stageView(ctx, false);
     try {
       const db = view.db;
@@ -50,18 +51,24 @@ const expandStep: Step = {
         ctx.events.log(`no pending expand migrations in release ${ref}`, db.name);
         return;
       }
+      if (preview) {
+        previewMigrations(ctx, db, [{ release: ref, migrations: todo }]);
+        previewBackfillGroups(ctx, db, backfills, ledger);
+        return;
+      }
       await runMigrations(ctx, db, [{ release: ref, migrations: todo }], ref);
-      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
     } finally {
       await view.close();
     }
   },
-};
+} satisfies Step;
 
-const backfillStep: Step = {
+const backfillStep = {
   name: 'backfill',
   description: 'run or resume the backfill migrations in batches',
-  async run(ctx) {
+  preview: (ctx, hosts): Promise<void> => backfillStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const view = await stageView(ctx, false);
     try {
       const db = view.db;
@@ -84,17 +91,19 @@ const backfillStep: Step = {
           hint: `run ship migrate ${ctx.stage.name} (expands, then backfills)`,
         });
       }
-      await runBackfillGroups(ctx, db, groups, ledger);
+      if (preview) previewBackfillGroups(ctx, db, groups, ledger);
+      else await runBackfillGroups(ctx, db, groups, ledger);
     } finally {
       await view.close();
     }
   },
-};
+} satisfies Step;
 
-const contractStep: Step = {
+const contractStep = {
   name: 'migrate',
   description: 'run the contract migrations every live release holds',
-  async run(ctx) {
+  preview: (ctx, hosts): Promise<void> => contractStep.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const view = await stageView(ctx, true);
     try {
       const db = view.db;
@@ -120,12 +129,13 @@ const contractStep: Step = {
       }
       for (const c of waiting) ctx.events.warn(`not yet: ${c.file} (${c.reason})`);
       const batch = await contractBatch(ctx, view, ledger, pending);
-      if (batch) await runMigrations(ctx, db, [batch], batch.release);
+      if (batch && preview) previewMigrations(ctx, db, [batch]);
+      else if (batch) await runMigrations(ctx, db, [batch], batch.release);
     } finally {
       await view.close();
     }
   },
-};
+} satisfies Step;
 
 /** Rows for --status and their text. */
 async function statusOf(ctx: Ctx): Promise<[MigrationRow[], string]> {

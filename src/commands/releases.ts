@@ -5,7 +5,7 @@ import { describeBeat, describeLock, readLock, removeIfOurs } from '../lock.js';
 import { LockedError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import { parseTimestampId } from '../paths.js';
-import { pruneHost } from '../prune.js';
+import { planPrune, pruneHost } from '../prune.js';
 import { fmtAge } from '../reporters/format.js';
 import type { Step } from '../steps/types.js';
 import { connect } from '../steps/connect.js';
@@ -91,6 +91,13 @@ const pruneStep: Step = {
       const removed = await pruneHost(ctx, h, keep);
       ctx.pruned[h.name] = removed;
       return removed.length ? `removed ${removed.join(' ')}` : 'nothing to remove';
+    });
+  },
+  async preview(ctx, hosts) {
+    const keep = ctx.opts.keep ?? ctx.stage.keepReleases;
+    await forEachHost(ctx, 'prune', hosts, async (h) => {
+      const { doomed } = await planPrune(h, keep);
+      return doomed.length ? `would remove ${doomed.join(' ')}` : 'nothing to remove';
     });
   },
 };

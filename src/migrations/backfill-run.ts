@@ -34,22 +34,8 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
   const { run } = ctx.stage.migrations;
   const out: BackfillOutcome = { done: [] };
   if (!backfills.length) return out;
-  const unrunnable = backfills.filter((m) => !m.executable && !run);
-  if (unrunnable.length) {
-    throw new ShipError(`${db.name}: no way to run ${unrunnable.map((m) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
-      host: db.name,
-      reason: 'migrations',
-      hint: 'set migrations.run (e.g. psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v batch={batch} -v after={after} -f {file}) or make the file executable',
-    });
-  }
+  checkRunnable(db, backfills, run);
   const progress = backfillProgress(ledger);
-  if (ctx.opts.dryRun) {
-    for (const m of backfills) {
-      const p = progress.get(m.id);
-      ctx.events.log(`would run backfill ${m.path} from release ${release} in batches of ${cfg.batch}${p ? `, resuming after key ${p.last ?? '(none)'} (${progressWords(p)})` : ''}`, db.name);
-    }
-    return out;
-  }
   const t0 = Date.now();
   let batchesThisRun = 0;
   for (const m of backfills) {
@@ -141,6 +127,30 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
     }
   }
   return out;
+}
+
+function checkRunnable(db: HostRun, backfills: Migration[], run: string | undefined): void {
+  const unrunnable = backfills.filter((m) => !m.executable && !run);
+  if (unrunnable.length) {
+    throw new ShipError(`${db.name}: no way to run ${unrunnable.map((m) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
+      host: db.name,
+      reason: 'migrations',
+      hint: 'set migrations.run (e.g. psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v batch={batch} -v after={after} -f {file}) or make the file executable',
+    });
+  }
+}
+
+/** What runBackfillGroups would run, said and not done (a dry run). */
+export function previewBackfillGroups(ctx: Ctx, db: HostRun, groups: BackfillGroup[], ledger: LedgerEntry[]): void {
+  const cfg = ctx.stage.migrations.backfill;
+  const progress = backfillProgress(ledger);
+  for (const g of groups) {
+    checkRunnable(db, g.migrations, ctx.stage.migrations.run);
+    for (const m of g.migrations) {
+      const p = progress.get(m.id);
+      ctx.events.log(`would run backfill ${m.path} from release ${g.release} in batches of ${cfg.batch}${p ? `, resuming after key ${p.last ?? '(none)'} (${progressWords(p)})` : ''}`, db.name);
+    }
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -33,7 +33,7 @@ for r in ${releases}; do
     printf '%s %s %s %s\\n' "$r" "$x" "\${s%% *}" "\${f##*/}"
   done
 done`;
-  const r = await h.t.exec(script);
+  const r = await h.t.exec(script, { readOnly: true });
   if (r.code !== 0) {
     throw new ShipError(`${h.name}: could not list the migrations of ${releases.join(', ')}: ${(r.stderr || r.stdout).trim()}`, { host: h.name, reason: 'migrations' });
   }
@@ -162,6 +162,26 @@ export async function stageView(ctx: Ctx, needAll: boolean): Promise<StageView> 
   }
 }
 
+/** The migrations of the batches in order, each with its release; one that nothing can run is an error. */
+function runnableTodo(ctx: Ctx, db: HostRun, batches: MigrationBatch[]): { m: Migration; release: string }[] {
+  const { run } = ctx.stage.migrations;
+  const todo = batches.flatMap((b) => b.migrations.map((m) => ({ m, release: b.release })));
+  const unrunnable = todo.filter(({ m }) => !m.executable && !run);
+  if (unrunnable.length) {
+    throw new ShipError(`${db.name}: no way to run ${unrunnable.map(({ m }) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
+      host: db.name,
+      reason: 'migrations',
+      hint: `set migrations.run (e.g. psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {file}) or make the file executable`,
+    });
+  }
+  return todo;
+}
+
+/** What runMigrations would run, said and not done (a dry run). */
+export function previewMigrations(ctx: Ctx, db: HostRun, batches: MigrationBatch[]): void {
+  for (const { m, release } of runnableTodo(ctx, db, batches)) ctx.events.log(`would run ${m.phase} migration ${m.path} from release ${release}`, db.name);
+}
+
 export interface MigrationBatch {
   /** The release whose files run (cwd). */
   release: string;
@@ -175,20 +195,8 @@ export interface MigrationBatch {
  */
 export async function runMigrations(ctx: Ctx, db: HostRun, batches: MigrationBatch[], backupRelease: string): Promise<number> {
   const { run, backup } = ctx.stage.migrations;
-  const todo = batches.flatMap((b) => b.migrations.map((m) => ({ m, release: b.release })));
+  const todo = runnableTodo(ctx, db, batches);
   if (!todo.length) return 0;
-  const unrunnable = todo.filter(({ m }) => !m.executable && !run);
-  if (unrunnable.length) {
-    throw new ShipError(`${db.name}: no way to run ${unrunnable.map(({ m }) => m.path).join(', ')}: not executable, and migrations.run is not set`, {
-      host: db.name,
-      reason: 'migrations',
-      hint: `set migrations.run (e.g. psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f {file}) or make the file executable`,
-    });
-  }
-  if (ctx.opts.dryRun) {
-    for (const { m, release } of todo) ctx.events.log(`would run ${m.phase} migration ${m.path} from release ${release}`, db.name);
-    return 0;
-  }
   const envOf = (release: string) => ({ SHIP_RELEASE: release, SHIP_RELEASE_PATH: db.paths.release(release) });
   if (backup) {
     const t0 = Date.now();

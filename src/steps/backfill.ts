@@ -12,7 +12,7 @@ export const backfill: Step = {
   name: 'backfill',
   description: 'run backfill migrations in batches (after-switch)',
   async run(ctx) {
-    if (ctx.stage.migrations.backfill.mode !== 'after-switch' || ctx.opts.dryRun) return;
+    if (ctx.stage.migrations.backfill.mode !== 'after-switch') return;
     const view = await stageView(ctx, false);
     try {
       const db = view.db;
@@ -29,4 +29,5 @@ export const backfill: Step = {
       await view.close();
     }
   },
+  async preview() {},
 };

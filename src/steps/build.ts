@@ -11,13 +11,15 @@ import type { Step } from './types.js';
  * Runs build.command on the deployer, once, then reads the build directory. Hashing what
  * the local cache does not hold goes on in the background; upload waits for it.
  */
-export const build: Step = {
+export const build = {
   name: 'build',
   description: 'run the build command and read the build directory',
-  async run(ctx) {
+  /** The build command is not run (it may write anything); the build directory is read as it is. */
+  preview: (ctx, hosts): Promise<void> => build.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const b = ctx.stage.build;
     if (b.command) {
-      if (ctx.opts.dryRun) ctx.events.log(`would run: ${b.command}`);
+      if (preview) ctx.events.log(`would run: ${b.command}`);
       else {
         const r = await runSh(wrapCommand(raw(b.command), { cwd: b.cwd ?? ctx.stage.configDir }), b.command);
         if (r.code !== 0) throw new CommandError('local', `build command (${b.command})`, r, 'fix the build, then deploy again');
@@ -36,7 +38,7 @@ export const build: Step = {
     }
     ctx.events.debug(`build: ${ctx.build.files.length} files, ${ctx.build.bytes} bytes`);
   },
-};
+} satisfies Step;
 
 /** Uncommitted changes (tracked or untracked, not ignored) in the work tree. */
 async function gitDirty(dir: string): Promise<boolean> {

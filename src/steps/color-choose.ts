@@ -15,19 +15,20 @@ import type { Step } from './types.js';
  * `current` untouched (it never moved). Otherwise as always: the previous good release
  * (or --to), whose color, when it still runs, only needs the router turned back to it.
  */
-export const colorRollback: Step = {
+export const colorRollback = {
   name: 'rollback',
   description: 'choose the release to go back to (or abandon a paused canary)',
-  async run(ctx, hosts) {
+  preview: (ctx, hosts): Promise<void> => colorRollback.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const paused = [];
     for (const h of hosts) if ((await hostColors(h)).state.canary) paused.push(h);
-    if (!paused.length) return rollback.run(ctx, hosts);
+    if (!paused.length) return rollback.run(ctx, hosts, preview);
     const colors = colorsOf(ctx);
     const release = (await hostColors(paused[0])).state.canary!.release;
     ctx.release = release;
     ctx.events.log(`abandoning the paused canary of ${release}`);
     for (const h of hosts) h.target = h.currentId; // nothing else moves
-    if (ctx.opts.dryRun) return;
+    if (preview) return;
     // As any rollback: the old release gets the canary's asset files before traffic moves back.
     const shadows: HostRun[] = [];
     for (const h of paused) {
@@ -48,7 +49,7 @@ export const colorRollback: Step = {
       return `all traffic back on ${old} (${r.state.releases[old]}); ${release} keeps running on ${c}, without traffic`;
     });
   },
-};
+} satisfies Step;
 
 /**
  * Two colors, `ship switch`: a canary held by --pause continues from its next step;

@@ -16,7 +16,6 @@ export const colorHealth: Step = {
   name: 'health',
   description: 'check the new color on its own port',
   async run(ctx, hosts) {
-    if (ctx.opts.dryRun) return;
     const colors = colorsOf(ctx);
     await forEachHost(ctx, 'health', hosts, async (h) => {
       const r = await hostColors(h);
@@ -47,6 +46,8 @@ export const colorHealth: Step = {
       });
     });
   },
+  /** Nothing was started: nothing to check. */
+  async preview() {},
 };
 
 /** The health URL for one color: `{port}` replaced, or else the URL's port set. */

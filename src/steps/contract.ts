@@ -13,7 +13,7 @@ export const contract: Step = {
   description: 'run contract migrations that every live release now holds (after-switch)',
   skip: (ctx) => (ctx.stage.migrations.contract === 'after-switch' ? undefined : 'not configured'),
   async run(ctx) {
-    if (ctx.stage.migrations.contract !== 'after-switch' || ctx.opts.dryRun) return;
+    if (ctx.stage.migrations.contract !== 'after-switch') return;
     const view = await stageView(ctx, true);
     try {
       const db = view.db;
@@ -29,4 +29,5 @@ export const contract: Step = {
       await view.close();
     }
   },
+  async preview() {},
 };

@@ -1,5 +1,5 @@
 import { forEachHost } from '../context.js';
-import { pruneHost } from '../prune.js';
+import { planPrune, pruneHost } from '../prune.js';
 import type { Step } from './types.js';
 
 /**
@@ -15,12 +15,17 @@ export const finish: Step = {
     const keep = ctx.opts.keep ?? ctx.stage.keepReleases;
     await forEachHost(ctx, 'finish', hosts, async (h) => {
       const removed = await pruneHost(ctx, h, keep);
-      if (ctx.opts.dryRun) {
-        if (removed.length) ctx.events.log(`would prune ${removed.join(' ')}`, h.name);
-        return;
-      }
       ctx.pruned[h.name] = removed;
       return removed.length ? `pruned ${removed.join(' ')}` : undefined;
+    });
+  },
+  /** What pruning would remove once the new release is live. */
+  async preview(ctx, hosts) {
+    if (!ctx.build) return;
+    const keep = ctx.opts.keep ?? ctx.stage.keepReleases;
+    await forEachHost(ctx, 'finish', hosts, async (h) => {
+      const { doomed } = await planPrune(h, keep, ctx.command === 'deploy' ? ctx.release : undefined);
+      if (doomed.length) ctx.events.log(`would prune ${doomed.join(' ')}`, h.name);
     });
   },
 };

@@ -8,9 +8,10 @@ export const health: Step = {
   description: 'check health on each host',
   skip: (ctx, hosts) => (hosts.some((h) => h.cfg.healthcheck) ? undefined : 'not configured'),
   async run(ctx, hosts) {
-    if (ctx.opts.dryRun) return;
     const checked = hosts.filter((h) => h.cfg.healthcheck && h.target);
     if (!checked.length) return;
     await forEachHost(ctx, 'health', checked, (h) => checkHealth(ctx, h, h.target!));
   },
+  /** Nothing was switched: nothing new to check. */
+  async preview() {},
 };

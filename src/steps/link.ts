@@ -16,7 +16,6 @@ export const link: Step = {
   description: 'link shared dirs and files, write REVISION and the manifest',
   async run(ctx, hosts) {
     const { id, build } = newRelease(ctx, 'link');
-    if (ctx.opts.dryRun) return;
     const { dirs, files } = ctx.stage.shared;
     const cache = new ManifestCache(path.join(localCacheDir(ctx), 'manifests'));
     await forEachHost(ctx, 'link', hosts, async (h) => {
@@ -41,4 +40,6 @@ export const link: Step = {
       }
     });
   },
+  /** Nothing was uploaded: nothing to link. */
+  async preview() {},
 };

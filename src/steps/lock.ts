@@ -6,7 +6,8 @@ export const lock: Step = {
   name: 'lock',
   description: 'lock every host',
   async run(ctx) {
-    if (ctx.opts.dryRun) return;
     await lockAll(ctx);
   },
+  /** A dry run takes no lock: it writes nothing, so it waits for nobody. */
+  async preview() {},
 };

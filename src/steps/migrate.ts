@@ -1,9 +1,9 @@
 import { ShipError, InternalError } from '../errors.js';
 import { discover, type ListedFile, type Migration } from '../migrations/discovery.js';
 import { pendingBackfills } from '../migrations/backfill.js';
-import { backfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
+import { backfillGroups, previewBackfillGroups, runBackfillGroups } from '../migrations/backfill-run.js';
 import { pendingExpands } from '../migrations/plan.js';
-import { assertUnchanged, contractBatch, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
+import { assertUnchanged, contractBatch, previewMigrations, readLedger, releaseMigrations, runMigrations, stageView, type MigrationBatch } from '../migrations/remote.js';
 import type { Ctx } from '../context.js';
 import type { Step } from './types.js';
 
@@ -16,18 +16,20 @@ import type { Step } from './types.js';
  * Then, unless `migrations.backfill.mode` is `after-switch`, the release's backfills run
  * (or resume) in batches, still before the switch.
  */
-export const migrate: Step = {
+export const migrate = {
   name: 'migrate',
   description: 'run pending expand migrations',
-  async run(ctx) {
+  /** Lists what would run, from the build (nothing is published) and the ledger; runs nothing. */
+  preview: (ctx, hosts): Promise<void> => migrate.run(ctx, hosts, true),
+  async run(ctx, _hosts, preview = false) {
     const id = ctx.release;
     if (!id) throw new InternalError('migrate without a release');
     const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
     const view = await stageView(ctx, nextDeploy);
     try {
       const db = view.db;
-      // The new release's files: on the migration host, or (dry run: nothing published) the build.
-      const fromHost = view.dbInRun && !ctx.opts.dryRun;
+      // The new release's files: on the migration host, or (a preview: nothing published) the build.
+      const fromHost = view.dbInRun && !preview;
       const migrations = fromHost ? await releaseMigrations(ctx, db, id) : buildMigrations(ctx);
       const ledger = await readLedger(db);
       assertUnchanged(db, migrations, ledger, id);
@@ -45,7 +47,12 @@ export const migrate: Step = {
         ctx.events.debug('no pending migrations', db.name);
         return;
       }
-      if (!view.dbInRun && !ctx.opts.dryRun) {
+      if (preview) {
+        previewMigrations(ctx, db, batches);
+        previewBackfillGroups(ctx, db, backfills, ledger);
+        return;
+      }
+      if (!view.dbInRun) {
         throw new ShipError(`the migration host ${db.name} is not part of this run, and ${count} migration${count > 1 ? 's are' : ' is'} pending`, {
           host: db.name,
           reason: 'migration-host',
@@ -53,12 +60,12 @@ export const migrate: Step = {
         });
       }
       await runMigrations(ctx, db, batches, id);
-      if (backfills.length) await runBackfillGroups(ctx, db, backfills, ctx.opts.dryRun ? ledger : await readLedger(db));
+      if (backfills.length) await runBackfillGroups(ctx, db, backfills, await readLedger(db));
     } finally {
       await view.close();
     }
   },
-};
+} satisfies Step;
 
 /** The new release's migrations as the build has them (a dry run publishes nothing). */
 function buildMigrations(ctx: Ctx): Migration[] {

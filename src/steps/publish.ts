@@ -10,7 +10,6 @@ export const publish: Step = {
   async run(ctx, hosts) {
     const id = ctx.release;
     if (!id) throw new InternalError('publish without a release');
-    if (ctx.opts.dryRun) return;
     await forEachHost(ctx, 'publish', hosts, async (h) => {
       await h.t.rename(h.paths.partial(id), h.paths.release(id));
       h.published = true;
@@ -19,4 +18,5 @@ export const publish: Step = {
       await record(ctx, h, { action: 'publish', release: id, revision: ctx.build?.revision, ...(ctx.build?.dirty ? { dirty: true } : {}), states: { [id]: 'staged' } });
     });
   },
+  async preview() {},
 };

@@ -8,9 +8,10 @@ export const reload: Step = {
   skip: (ctx) => (ctx.stage.reload ? undefined : 'not configured'),
   async run(ctx, hosts) {
     const cmd = ctx.stage.reload;
-    if (!cmd || ctx.opts.dryRun) return;
+    if (!cmd) return;
     await forEachHost(ctx, 'reload', hosts, async (h) => {
       await runUserCommand(ctx, h, cmd, `reload (${cmd})`, h.paths.current);
     });
   },
+  async preview() {},
 };

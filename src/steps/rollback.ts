@@ -10,10 +10,12 @@ import type { Step } from './types.js';
  * Chooses where a rollback goes: --to <id>, or the newest good release older than the
  * newest current release. Hosts already there are left alone.
  */
-export const rollback: Step = {
+export const rollback = {
   name: 'rollback',
   description: 'choose the release to go back to',
-  async run(ctx, hosts) {
+  /** Chooses as a run would; says which `next` it would remove, carries no asset files. */
+  preview: (ctx, hosts): Promise<void> => rollback.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const to = ctx.opts.to;
     let target: string | undefined;
     if (to !== undefined) {
@@ -42,19 +44,23 @@ export const rollback: Step = {
     }
     ctx.release = target;
     ctx.events.log(`rolling back to ${target}`);
-    await carryBackAssets(ctx, hosts);
+    if (!preview) await carryBackAssets(ctx, hosts);
     // A paused rollout of the release being left is abandoned: its `next` links go too,
     // so a later plain `ship switch` cannot bring it back by surprise.
     const leaving = new Set(hosts.map((h) => h.currentId).filter((id): id is string => !!id && id !== target));
     for (const h of hosts) {
       if (h.nextId && leaving.has(h.nextId)) {
         const id = h.nextId;
+        if (preview) {
+          ctx.events.log(`would remove next -> ${id}: its rollout would be abandoned`, h.name);
+          continue;
+        }
         await removeNext(h);
         ctx.events.log(`removed next -> ${id}: its rollout was abandoned`, h.name);
       }
     }
   },
-};
+} satisfies Step;
 
 export function checkReleaseArg(id: string | undefined): void {
   if (id !== undefined && !isReleaseId(id)) {

@@ -21,10 +21,11 @@ import type { Step } from './types.js';
  * this run touched back to what it routed before, flips `current` back, marks the
  * release failed and fails the run. keepOld 'none' stops the old color at the end.
  */
-export const route: Step = {
+export const route = {
   name: 'switch',
   description: 'move traffic to the new color, then point current at it',
-  async run(ctx, hosts) {
+  preview: (ctx, hosts): Promise<void> => route.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const colors = colorsOf(ctx);
     const todo: HostRun[] = [];
     for (const h of hosts) {
@@ -37,7 +38,7 @@ export const route: Step = {
       if (hosts.length) ctx.events.log(`${ctx.release ?? 'the release'} takes all traffic on every host already`);
       return;
     }
-    if (ctx.opts.dryRun) {
+    if (preview) {
       for (const h of todo) {
         const r = await hostColors(h);
         ctx.events.log(`would route ${weighted(ctx) ? `${ctx.stage.strategy.steps!.join(' → ')} %` : 'all traffic'} to ${r.fresh} (${h.target}), then point current at it`, h.name);
@@ -69,7 +70,7 @@ export const route: Step = {
       });
     }
   },
-};
+} satisfies Step;
 
 /** How long the old color keeps answering after the last router change before keepOld 'none' stops it. */
 export const OLD_COLOR_GRACE_MS = 3000;

@@ -140,12 +140,13 @@ export const setupInspect: Step = {
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-export const setup: Step = {
+export const setup = {
   name: 'setup',
   description: 'create the directories and upload the shared files',
-  async run(ctx, hosts) {
+  /** Says what would be created and uploaded (the same report, in the conditional). */
+  preview: (ctx, hosts): Promise<void> => setup.run(ctx, hosts, true),
+  async run(ctx, hosts, dry = false) {
     const s = state(ctx);
-    const dry = !!ctx.opts.dryRun;
     const all: SetupReport[] = [];
     reports.set(ctx, all);
     await forEachHost(ctx, 'setup', hosts, async (h) => {
@@ -158,7 +159,7 @@ export const setup: Step = {
         if (!st && !dry) await h.t.mkdirp(p);
         if (!st || before.has(d)) r.created.push(d === '.' ? h.root : `${d}/`);
       }
-      for (const f of s.files) await uploadOne(ctx, h, f, r);
+      for (const f of s.files) await uploadOne(ctx, h, f, r, dry);
       const changed = r.created.length + r.uploaded.length + r.replaced.length > 0;
       if (changed && !dry) {
         await record(ctx, h, {
@@ -173,10 +174,9 @@ export const setup: Step = {
     });
     all.sort((a, b) => (a.host < b.host ? -1 : 1));
   },
-};
+} satisfies Step;
 
-async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport): Promise<void> {
-  const dry = !!ctx.opts.dryRun;
+async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport, dry: boolean): Promise<void> {
   const target = path.join(h.paths.shared, f.name);
   const st = await h.t.stat(target);
   if (st?.type === 'dir') {

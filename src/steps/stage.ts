@@ -14,12 +14,14 @@ export const stage: Step = {
   async run(ctx, hosts) {
     const id = ctx.release;
     if (!id) throw new InternalError('stage without a release');
-    if (ctx.opts.dryRun) return;
     await forEachHost(ctx, 'stage', hosts, async (h) => {
       await flipLink(h, id, 'next');
       h.nextId = id;
       return `next -> ${id}${h.currentId ? ` (current stays ${h.currentId})` : ''}`;
     });
     ctx.events.log(`${id} is staged as next; make it live with: ship switch ${ctx.stage.name}`);
+  },
+  async preview(ctx, hosts) {
+    for (const h of hosts) ctx.events.log(`would point next -> ${ctx.release}`, h.name);
   },
 };

@@ -11,10 +11,12 @@ import type { Step } from './types.js';
  * a color (a rollback to the color kept, a paused canary) is not started again.
  * No traffic moves here.
  */
-export const startColor: Step = {
+export const startColor = {
   name: 'start',
   description: 'start the release on the idle color',
-  async run(ctx, hosts) {
+  /** Says what it would stop and start; the idle color is chosen as a run would. */
+  preview: (ctx, hosts): Promise<void> => startColor.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const colors = colorsOf(ctx);
     await forEachHost(ctx, 'start', hosts, async (h) => {
       const r = await hostColors(h);
@@ -37,7 +39,7 @@ export const startColor: Step = {
       r.fresh = c;
       setColorEnv(h, colors, c);
       const port = portsOf(h, colors)[c];
-      if (ctx.opts.dryRun) {
+      if (preview) {
         const old = r.state.releases[c];
         ctx.events.log(`would ${old ? `stop ${old} on ${c}, then ` : ''}start ${target} on ${c} (port ${port})`, h.name);
         return;
@@ -57,4 +59,4 @@ export const startColor: Step = {
       return `${target} started on ${c} (port ${port})`;
     });
   },
-};
+} satisfies Step;

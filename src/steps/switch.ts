@@ -12,7 +12,6 @@ export const switchStep: Step = {
   name: 'switch',
   description: 'point current at the release (atomic rename)',
   async run(ctx, hosts) {
-    if (ctx.opts.dryRun) return;
     const already = hosts.filter((h) => !h.target || h.currentId === h.target);
     if (already.length) await forEachHost(ctx, 'switch', already, async () => 'already current');
     const todo = hosts.filter((h) => !already.includes(h));
@@ -22,5 +21,8 @@ export const switchStep: Step = {
       const staged = h.nextId;
       if (!rollback && staged && staged <= h.target! && (await removeNext(h))) return `next (${staged}) removed`;
     });
+  },
+  async preview(ctx, hosts) {
+    for (const h of hosts) if (h.target && h.currentId !== h.target) ctx.events.log(`would switch current -> ${h.target}`, h.name);
   },
 };

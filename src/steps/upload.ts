@@ -20,15 +20,17 @@ import { hostReleases } from '../releases.js';
  * an archive of what is new; hosts that need the same bytes share one archive, made once
  * while it is sent. See docs/upload.md.
  */
-export const upload: Step = {
+export const upload = {
   name: 'upload',
   description: 'send the build into releases/<id>.partial',
-  async run(ctx, hosts) {
+  /** Says what each host would receive and reuse; fetched manifests stay out of the local cache. */
+  preview: (ctx, hosts): Promise<void> => upload.run(ctx, hosts, true),
+  async run(ctx, hosts, preview = false) {
     const { id, build } = newRelease(ctx, 'upload');
     const cache = new ManifestCache(path.join(localCacheDir(ctx), 'manifests'));
 
     const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
-    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !ctx.opts.dryRun))));
+    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !preview))));
     // Which files a host can keep is known only from every hash; a host without a
     // previous release needs none of them before its archive starts.
     if (hosts.some((h) => prev.get(h))) await allHashed(build);
@@ -37,7 +39,7 @@ export const upload: Step = {
     const plans = new Map<HostRun, HostPlan>();
     for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
 
-    if (ctx.opts.dryRun) {
+    if (preview) {
       for (const h of hosts) {
         const p = plans.get(h)!;
         const bytes = p.spec.files.reduce((n, f) => n + f.size, 0);
@@ -84,7 +86,7 @@ export const upload: Step = {
           warnIfRoot(ctx, h, out.get('uid'));
           if (p.reuse?.manifest && out.get('sha') === sha256(p.reuse.manifest.text)) {
             manifestOnHost.set(h, p.reuse.manifest.text);
-            if (!ctx.opts.dryRun) await cache.put(p.reuse.manifest.text);
+            await cache.put(p.reuse.manifest.text);
           }
           return `${p.spec.files.length} sent, ${p.reuse?.reused.size ?? 0} reused`;
         } finally {
@@ -93,10 +95,10 @@ export const upload: Step = {
       });
     }
     await allHashed(build);
-    if (!ctx.opts.dryRun) await saveHashCache(build, hashCacheFile(localCacheDir(ctx), ctx.stage.build.dir)).catch(() => {});
+    await saveHashCache(build, hashCacheFile(localCacheDir(ctx), ctx.stage.build.dir)).catch(() => {});
     ctx.events.debug(`upload: ${hashJob(build)?.read ?? 0} files read for hashing ahead of the archive`);
   },
-};
+} satisfies Step;
 
 /** Manifests the upload already made on a host (text, as the host holds it). */
 export const manifestOnHost = new WeakMap<HostRun, string>();
@@ -227,7 +229,7 @@ async function previousManifest(h: HostRun, cache: ManifestCache, store: boolean
 
 async function fetchManifest(h: HostRun, file: string): Promise<string | undefined> {
   if (hostFacts(h).tools.has('gzip')) {
-    const r = await h.t.exec(sh`gzip -c < ${file} | base64`);
+    const r = await h.t.exec(sh`gzip -c < ${file} | base64`, { readOnly: true });
     if (r.code === 0) {
       try {
         return gunzipSync(Buffer.from(r.stdout, 'base64')).toString('utf8');

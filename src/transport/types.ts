@@ -12,6 +12,11 @@ export interface ExecOptions {
   stdin?: Readable | string | Buffer;
   /** Kill the command after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * The command only reads (state, df, a lock, a manifest, a probe): a dry run's
+   * read-only transport lets it through. Every other command counts as a write there.
+   */
+  readOnly?: boolean;
 }
 
 export interface ExecResult {
