@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import type { CommandOptions, CommandResult } from './api.js';
+import type { CommandOptions, CommandResult } from './run-command.js';
 import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
 import { Events } from './events.js';
 import { attachReporter, colorWanted, prepareReporter } from './reporters/index.js';

@@ -24,7 +24,7 @@ import { release } from './steps/release.js';
 import { reload } from './steps/reload.js';
 import { rollback } from './steps/rollback.js';
 import { setup, setupInspect, setupLocal } from './steps/setup.js';
-import { stage } from './steps/stage.js';
+import { pointNext } from './steps/next.js';
 import { switchStep } from './steps/switch.js';
 import { upload } from './steps/upload.js';
 import { removePartials } from './failure.js';
@@ -42,7 +42,7 @@ export const deployFlow: Flow = {
 /** `ship deploy --no-switch`: everything up to the switch, then `next` points at the release. */
 export const stagedFlow: Flow = {
   name: 'staged',
-  steps: [build, connect, release, lock, upload, link, publish, migrate, stage, finish],
+  steps: [build, connect, release, lock, upload, link, publish, migrate, pointNext, finish],
   onFailure: removePartials,
   marksFailed: 'reverted',
 };

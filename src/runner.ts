@@ -7,7 +7,7 @@ import { BEFORE_CONNECT_HOOKS } from './config/rules.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
 
-import { flipLink, removeNext, switchHost, unlinkCurrent } from './switch.js';
+import { flipLink, removeNext, switchHost, unlinkCurrent } from './flip.js';
 import type { Step } from './steps/types.js';
 import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
 
@@ -194,7 +194,7 @@ async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
 /** A paused canary points `next` at the release on the hosts it left, for `ship switch`. */
 async function stageForLater(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   if (ctx.opts.dryRun) return;
-  await forEachHost(ctx, 'stage', hosts, async (h) => {
+  await forEachHost(ctx, 'next', hosts, async (h) => {
     if (!h.target) return;
     await flipLink(h, h.target, 'next');
     h.nextId = h.target;

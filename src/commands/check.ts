@@ -1,5 +1,5 @@
 import path from 'node:path/posix';
-import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import type { Printer } from '../reporters/rows.js';
 import { forEachHost, type Ctx, type HostRun } from '../context.js';
 import { scanBuild } from '../build.js';

@@ -1,4 +1,4 @@
-import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
+import { loadStage, type CommandOptions, type CommandResult } from '../run-command.js';
 import type { Printer } from '../reporters/rows.js';
 import type { HostConfig, Stage } from '../config/types.js';
 import { REDACTED, redactEnv, redactUrls } from '../redact.js';

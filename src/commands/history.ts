@@ -1,4 +1,4 @@
-import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import type { Printer } from '../reporters/rows.js';
 import { UsageError } from '../errors.js';
 import type { HistoryEntry } from '../releases.js';

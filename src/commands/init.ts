@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import type { Printer } from '../reporters/rows.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CommandOptions, CommandResult } from '../api.js';
+import type { CommandOptions, CommandResult } from '../run-command.js';
 import { SEARCH_PLACES, shadowedConfigs } from '../config/load.js';
 import { ShipError, UsageError } from '../errors.js';
 

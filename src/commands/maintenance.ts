@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path/posix';
-import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import { forEachHost } from '../context.js';
 import { UsageError } from '../errors.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
 import type { Step } from '../steps/types.js';
-import { loadStage } from '../api.js';
+import { loadStage } from '../run-command.js';
 import { readTemplate } from './init.js';
 
 export const MAINTENANCE_FILE = 'maintenance.html';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import { UsageError } from '../errors.js';
 import { setupFlow } from '../flows.js';
 

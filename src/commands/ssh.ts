@@ -16,7 +16,7 @@
  * that is missing too), with a warning.
  */
 import { spawn } from 'node:child_process';
-import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
+import { loadStage, type CommandOptions, type CommandResult } from '../run-command.js';
 import { hostEnv, newCtx, type Ctx, type HostRun } from '../context.js';
 import { ShipError, UsageError, type ExitCode } from '../errors.js';
 import { Events } from '../events.js';

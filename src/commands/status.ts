@@ -1,4 +1,4 @@
-import { loadStage, type CommandOptions, type CommandResult } from '../api.js';
+import { loadStage, type CommandOptions, type CommandResult } from '../run-command.js';
 import type { Printer } from '../reporters/rows.js';
 import { newCtx, type HostRun } from '../context.js';
 import { ConnectError, toShipError, type ShipError } from '../errors.js';

@@ -1,4 +1,4 @@
-import { runCommand, type CommandOptions, type CommandResult } from '../api.js';
+import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import { colorFlow } from '../colors/config.js';
 import { colorSwitchFlow, switchFlow } from '../flows.js';
 import { checkReleaseArg } from '../steps/rollback.js';

@@ -3,7 +3,7 @@ import { checkNamedRelease, GOOD, previousGood, hostReleases } from '../releases
 import { isReleaseId } from '../paths.js';
 import { ShipError, UsageError } from '../errors.js';
 import { guardRollback } from '../migrations/guard.js';
-import { removeNext } from '../switch.js';
+import { removeNext } from '../flip.js';
 import type { Step } from './types.js';
 
 /**

@@ -6,7 +6,7 @@ import { record } from '../host-state.js';
 
 import { planBatches } from '../runner.js';
 import { strategyOf } from '../strategies/index.js';
-import { switchHost } from '../switch.js';
+import { switchHost } from '../flip.js';
 import { otherColor, type Color } from '../colors/gates.js';
 import { applyRouter, portsOf, type ColorState } from '../colors/router.js';
 import { colorsOf, hostColors, stopColor } from '../colors/runtime.js';

@@ -1,5 +1,5 @@
 import { forEachHost } from '../context.js';
-import { removeNext, switchBatch } from '../switch.js';
+import { removeNext, switchBatch } from '../flip.js';
 import type { Step } from './types.js';
 
 /**

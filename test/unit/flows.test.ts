@@ -22,7 +22,7 @@ test('every step of every flow accepts before: and after: hooks', () => {
     }
   }
   // The steps a hand-kept list once missed.
-  for (const s of ['stage', 'promote', 'backfill', 'start']) assert.ok(hookableSteps().includes(s), s);
+  for (const s of ['next', 'promote', 'backfill', 'start']) assert.ok(hookableSteps().includes(s), s);
 });
 
 test('a hook on a step no flow has is refused, naming the steps there are', () => {

@@ -1,6 +1,6 @@
 import { forEachHost } from '../context.js';
 import { InternalError } from '../errors.js';
-import { flipLink } from '../switch.js';
+import { flipLink } from '../flip.js';
 import type { Step } from './types.js';
 
 /**
@@ -8,13 +8,13 @@ import type { Step } from './types.js';
  * (atomic rename, as for `current`), leaving `current` and the app alone. `ship switch`
  * makes it live later; prune never removes what `next` points at.
  */
-export const stage: Step = {
-  name: 'stage',
+export const pointNext: Step = {
+  name: 'next',
   description: 'point next at the release (current stays)',
   async run(ctx, hosts) {
     const id = ctx.release;
-    if (!id) throw new InternalError('stage without a release');
-    await forEachHost(ctx, 'stage', hosts, async (h) => {
+    if (!id) throw new InternalError('next without a release');
+    await forEachHost(ctx, 'next', hosts, async (h) => {
       await flipLink(h, id, 'next');
       h.nextId = id;
       return `next -> ${id}${h.currentId ? ` (current stays ${h.currentId})` : ''}`;
