@@ -5,7 +5,7 @@ import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
 import { severity, ShipError, toShipError } from './errors.js';
 import { record } from './host-state.js';
-import { leavingState, releaseInfos, SWITCHABLE, type ReleaseState } from './releases.js';
+import { hostReleases, leavingState, SWITCHABLE, type ReleaseState } from './releases.js';
 
 /** A flip made ready on one host: its temporary symlink exists, nothing is live yet. */
 export interface PreparedFlip {
@@ -78,7 +78,7 @@ export async function switchHost(ctx: Ctx, h: HostRun, id: string, action: 'swit
   const from = h.currentId;
   // The last guard for every command: only a release ship published goes live (or, on a
   // revert, the one that was live before this run).
-  const state = releaseInfos(h.history, h.dirs, from).find((r) => r.id === id)?.state;
+  const state = hostReleases(h).find((r) => r.id === id)?.state;
   if (id !== h.switchedFrom && (!state || !SWITCHABLE.has(state))) {
     throw new ShipError(`${h.name}: ${id} is not a release ship published (state ${state ?? 'missing'}): not made live`, { host: h.name, reason: 'release-unknown' });
   }

@@ -24,7 +24,7 @@ let onOutputLost: (() => void) | undefined;
 let outputGuarded = false;
 
 /** Once per process: an error on stdout or stderr (the reader went away) is never fatal. */
-export function guardOutput(): void {
+function guardOutput(): void {
   if (outputGuarded) return;
   outputGuarded = true;
   const onError = (e: NodeJS.ErrnoException) => {

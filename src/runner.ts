@@ -244,7 +244,7 @@ async function markFailedEverywhere(ctx: Ctx, id: string, err: ShipError): Promi
  */
 export async function revertSwitched(ctx: Ctx): Promise<{ reverted: HostRun[]; incomplete?: string }> {
   const switched = ctx.hosts.filter((h) => h.switchedFrom !== undefined && h.currentId !== (h.switchedFrom ?? undefined));
-  if (!switched.length || ctx.opts.dryRun) return { reverted: [] };
+  if (!switched.length) return { reverted: [] }; // a dry run switches nothing
   const flipped = await stillLocked(ctx, switched); // where another run holds the lock now, its state wins
   if (!flipped.length) return { reverted: [], incomplete: 'this run lost its lock' };
   ctx.events.warn(`rolling back ${flipped.map((h) => h.name).join(', ')} after: ${firstLine(ctx.error?.message ?? 'a failure')}`);

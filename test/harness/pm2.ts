@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atExit } from './reaper.js';
+import { randomBytes } from 'node:crypto';
+import { freePort, type SshHosts } from './sshd.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const PM2_BIN = path.join(root, 'node_modules/.bin/pm2');
@@ -134,4 +136,22 @@ export async function startPm2(opts: { ecosystem: string; owner?: Owner; waitPor
       homes.delete(home);
     },
   };
+}
+
+/**
+ * The first two sshd hosts as an app stage behind nginx: each with a free nginx port, a
+ * free app port, and its deploy dir in a fresh subdirectory of its deploy root.
+ */
+export async function appHosts(ssh: SshHosts, prefix: string) {
+  const sub = `zd-${prefix}-${randomBytes(3).toString('hex')}`;
+  return Promise.all(
+    ssh.hosts.slice(0, 2).map(async (h, i) => ({
+      name: `${prefix}-${h.name}`,
+      ssh: h,
+      port: await freePort(),
+      appPort: await freePort(),
+      deployTo: path.join(h.deployRoot, sub),
+      i,
+    })),
+  );
 }

@@ -6,15 +6,14 @@
  * the version served moves from old to new with each deploy.
  */
 import { cpSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { describeFailures, outside, quantile, startLoad, within, type Response, type Sample, type Verdict, type LoadRun } from '../harness/load.js';
 import { siteFromTemplate, startNginx, type Nginx } from '../harness/nginx.js';
-import { pm2BinFor, startPm2, type Pm2 } from '../harness/pm2.js';
+import { appHosts, pm2BinFor, startPm2, type Pm2 } from '../harness/pm2.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/ship.js';
-import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
+import { sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { sshBlock } from '../harness/stage.js';
 import { readTemplate } from '../../src/commands/init.js';
 import { fetchText } from '../harness/http.js';
@@ -46,17 +45,7 @@ function switchWindow(r: ShipRun): [number, number] | undefined {
 }
 
 test('5 deploys with pm2 reload under load: no failed request, the version moves forward', async () => {
-  const sub = `zd-app-${randomBytes(3).toString('hex')}`;
-  const hosts = await Promise.all(
-    ssh.hosts.slice(0, 2).map(async (h, i) => ({
-      name: `app-${h.name}`,
-      ssh: h,
-      port: await freePort(),
-      appPort: await freePort(),
-      deployTo: path.join(h.deployRoot, sub),
-      i,
-    })),
-  );
+  const hosts = await appHosts(ssh, 'app');
   const dir = tmpDir('ship-zd-app-');
   dirs.push(dir);
   const build = path.join(dir, 'app');

@@ -11,15 +11,14 @@
  * With it, no request fails, and each deploy changes the chunk the pages name.
  */
 import { cpSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { describeFailures, startLoad, type Response, type Verdict, type LoadRun } from '../harness/load.js';
 import { siteFromTemplate, startNginx, type Nginx } from '../harness/nginx.js';
-import { pm2BinFor, startPm2, type Pm2 } from '../harness/pm2.js';
+import { appHosts, pm2BinFor, startPm2, type Pm2 } from '../harness/pm2.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig } from '../harness/ship.js';
-import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
+import { sharedSshHosts, type SshHosts } from '../harness/sshd.js';
 import { sshBlock } from '../harness/stage.js';
 import { readTemplate } from '../../src/commands/init.js';
 import { fetchText } from '../harness/http.js';
@@ -44,17 +43,7 @@ const versionOf = (body: string) => /data-version="([^"]+)"/.exec(body)?.[1];
 const chunkOf = (body: string) => /src="(\/assets\/index-[A-Za-z0-9_-]+\.js)"/.exec(body)?.[1];
 
 test('5 deploys with pm2 reload under page+chunk load: no failed request, a new chunk each deploy', async () => {
-  const sub = `zd-assets-${randomBytes(3).toString('hex')}`;
-  const hosts = await Promise.all(
-    ssh.hosts.slice(0, 2).map(async (h, i) => ({
-      name: `spa-${h.name}`,
-      ssh: h,
-      port: await freePort(),
-      appPort: await freePort(),
-      deployTo: path.join(h.deployRoot, sub),
-      i,
-    })),
-  );
+  const hosts = await appHosts(ssh, 'spa');
   const dir = tmpDir('ship-zd-assets-');
   dirs.push(dir);
   const app = path.join(dir, 'app');
