@@ -10,26 +10,8 @@ import { raw, type Shell } from './shell.js';
 import type { ExecOptions, ExecResult, Transport } from './transport/types.js';
 import type { Flow } from './runner.js';
 
-export interface RunOptions {
-  dryRun?: boolean;
-  lockWait?: number;
-  noSwitch?: boolean;
-  /** Overrides of the stage's strategy (--strategy, --batch, --canary). */
-  strategy?: Partial<Stage['strategy']>;
-  pause?: boolean;
-  force?: boolean;
-  to?: string;
-  keep?: number;
-  /** Extra words (ship exec). */
-  args?: string[];
-  contract?: boolean;
-  /** ship setup --upload / --upload-secret: name in shared/ -> local file (absolute or relative to the working directory). */
-  uploads?: { name: string; from: string; secret?: boolean }[];
-  /** Time source, for tests. */
-  now?: () => Date;
-  /** --verbose: hosts report each remote command as a `command` event (transport/trace.ts). */
-  verbose?: boolean;
-}
+export type { RunOptions } from './runner.js';
+import type { RunOptions } from './runner.js';
 
 /** What a run knows about one host. */
 export interface HostRun {

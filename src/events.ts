@@ -1,9 +1,10 @@
 import type { ExitCode, ShipError } from './errors.js';
+import type { Plan } from './runner.js';
 /** What steps say; reporters decide how it looks (src/reporters/). */
 export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
 
 export type ShipEvent =
-  | { type: 'plan'; command: string; stage: string; release?: string; hosts: string[]; steps: string[]; strategy?: string; dryRun: boolean; actions?: string[] }
+  | ({ type: 'plan' } & Plan)
   | { type: 'step'; step: string; status: StepStatus; host?: string; ms?: number; message?: string; batch?: number }
   | { type: 'switch'; host: string; release: string; previous?: string }
   | { type: 'health'; host: string; ok: boolean; status?: number; attempt: number; message?: string }

@@ -10,17 +10,11 @@ import type { Ctx, HostRun } from './context.js';
 import { readHostState } from './host-state.js';
 import { Paths } from './paths.js';
 import { createTransport } from './transport/index.js';
-import { ReadOnlyTransport } from './transport/read-only.js';
-import { traceTransport } from './transport/trace.js';
-import type { Transport } from './transport/types.js';
+import { runTransport } from './runner.js';
 
 /** A HostRun for `cfg`, not yet connected. */
 export async function openHost(ctx: Ctx, cfg: HostConfig): Promise<HostRun> {
-  // The one place a run's options reach the transport: a dry run gets a read-only guard
-  // (src/transport/read-only.ts), --verbose a trace of every command (src/transport/trace.ts).
-  let t: Transport = await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name));
-  if (ctx.opts.dryRun) t = new ReadOnlyTransport(t);
-  if (ctx.opts.verbose) t = traceTransport(t, ctx.events);
+  const t = runTransport(ctx, await createTransport(cfg, (m) => ctx.events.warn(m, cfg.name)));
   return {
     cfg,
     name: cfg.name,

@@ -9,7 +9,32 @@ import { ensureLocks, stillLocked } from './lock.js';
 
 import { flipLink, removeNext, switchHost, unlinkCurrent } from './flip.js';
 import type { Step } from './steps/types.js';
+import { ReadOnlyTransport } from './transport/read-only.js';
+import { traceTransport } from './transport/trace.js';
+import type { Transport } from './transport/types.js';
 import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
+
+/** A run's options (the CLI's flags; the programmatic API takes the same). */
+export interface RunOptions {
+  dryRun?: boolean;
+  lockWait?: number;
+  noSwitch?: boolean;
+  /** Overrides of the stage's strategy (--strategy, --batch, --canary). */
+  strategy?: Partial<Stage['strategy']>;
+  pause?: boolean;
+  force?: boolean;
+  to?: string;
+  keep?: number;
+  /** Extra words (ship exec). */
+  args?: string[];
+  contract?: boolean;
+  /** ship setup --upload / --upload-secret: name in shared/ -> local file (absolute or relative to the working directory). */
+  uploads?: { name: string; from: string; secret?: boolean }[];
+  /** Time source, for tests. */
+  now?: () => Date;
+  /** --verbose: hosts report each remote command as a `command` event (transport/trace.ts). */
+  verbose?: boolean;
+}
 
 /** An item of a flow: a step, or a rollout that runs its steps batch by batch. */
 export type FlowItem = Step | { rollout: Step[] };
@@ -78,7 +103,20 @@ export async function runOrPreviewHook(ctx: Ctx, hook: string, hosts: HostRun[],
   }
 }
 
-/** The `plan` event that opens a run's output. */
+/** What a run is about to do: the `plan` event that opens its output. */
+export interface Plan {
+  command: string;
+  stage: string;
+  release?: string;
+  hosts: string[];
+  steps: string[];
+  strategy?: string;
+  /** Nothing will be written: steps preview, hosts are read-only. */
+  dryRun: boolean;
+  /** What a query-style command will do, line by line. */
+  actions?: string[];
+}
+
 export function emitPlan(ctx: Ctx, steps: string[]): void {
   ctx.events.emit({
     type: 'plan',
@@ -89,6 +127,22 @@ export function emitPlan(ctx: Ctx, steps: string[]): void {
     strategy: ctx.stage.strategy.type,
     dryRun: !!ctx.opts.dryRun,
   });
+}
+
+/** The plan in one line, as reporters print it (`arrow` between the stage and its hosts). */
+export function describePlan(p: Plan, arrow: string): string {
+  return `${p.dryRun ? 'dry run: ' : ''}${p.command} ${p.stage}${p.release ? ` ${p.release}` : ''} ${arrow} ${p.hosts.join(', ')}${p.strategy ? ` (${p.strategy})` : ''}`;
+}
+
+/**
+ * A host's transport as this run's options make it: under a dry run a read-only guard
+ * (src/transport/read-only.ts), under --verbose a trace of every command
+ * (src/transport/trace.ts). The host opener (src/hosts.ts) applies it to every host.
+ */
+export function runTransport(ctx: Ctx, t: Transport): Transport {
+  if (ctx.opts.dryRun) t = new ReadOnlyTransport(t);
+  if (ctx.opts.verbose) t = traceTransport(t, ctx.events);
+  return t;
 }
 
 /** Splits the hosts into the batches of the stage's strategy. */

@@ -1,5 +1,6 @@
 import type { Ora, Options as OraOptions } from 'ora';
 import type { Stamped } from '../events.js';
+import { describePlan } from '../runner.js';
 import { backfillLine, commandLines, errorLines, fmtMs, paint, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
@@ -33,7 +34,7 @@ export function oraReporter(out: NodeJS.WritableStream, err: NodeJS.WritableStre
       if (opts.quiet && e.type !== 'error' && e.type !== 'summary' && !(e.type === 'log' && e.level === 'warn')) return;
       switch (e.type) {
         case 'plan':
-          err.write(`${e.dryRun ? 'dry run: ' : ''}${e.command} ${e.stage}${e.release ? ` ${e.release}` : ''} → ${e.hosts.join(', ')}${e.strategy ? ` (${e.strategy})` : ''}\n`);
+          err.write(`${describePlan(e, '→')}\n`);
           if (e.actions) for (const a of e.actions) err.write(`  ${a}\n`);
           break;
         case 'step':

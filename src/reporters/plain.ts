@@ -1,4 +1,5 @@
 import type { Stamped } from '../events.js';
+import { describePlan } from '../runner.js';
 import { backfillLine, commandLines, errorLines, fmtMs, summaryLines } from './format.js';
 import type { Reporter, ReporterOptions } from './index.js';
 
@@ -12,7 +13,7 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
     handle(e: Stamped) {
       switch (e.type) {
         case 'plan':
-          if (!opts.quiet) line(e, `${e.dryRun ? 'dry run: ' : ''}${e.command} ${e.stage}${e.release ? ` ${e.release}` : ''} on ${e.hosts.join(', ')}${e.strategy ? ` (${e.strategy})` : ''}`);
+          if (!opts.quiet) line(e, `${describePlan(e, 'on')}`);
           if (e.actions) for (const a of e.actions) err.write(`  ${a}\n`);
           break;
         case 'step':
