@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `ship --version` answers from package.json without loading the CLI; everything else runs dist/cli.js.
+// `ship --version` answers from package.json without loading the CLI; everything else runs
+// the bundled CLI, dist/bundle/cli.js (scripts/bundle.mjs).
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const { readFileSync } = await import('node:fs');
@@ -14,6 +15,6 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   } catch {
     // an unwritable cache directory only costs the speed-up
   }
-  const { main } = await import('../dist/cli.js');
+  const { main } = await import('../dist/bundle/cli.js');
   main(argv);
 }

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from './package-root.js';
 import yargs, { type Argv } from 'yargs';
 import type { CommandOptions, CommandResult } from './run-command.js';
 import { ConfigError, ShipError, toShipError, UsageError } from './errors.js';
@@ -399,9 +401,9 @@ function splitList(v: unknown): string[] | undefined {
   return v.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** ship's own version: the package.json beside dist/ (or src/), never the project's. */
+/** ship's own version, from its package.json (never the project's). */
 export function shipVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The only place ship exits. */

@@ -1,13 +1,13 @@
 import { existsSync, promises as fs } from 'node:fs';
 import type { Printer } from '../reporters/rows.js';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.js';
 import type { CommandOptions, CommandResult } from '../run-command.js';
 import { SEARCH_PLACES, shadowedConfigs } from '../config/load.js';
 import { ShipError, UsageError } from '../errors.js';
 
-/** templates/ of the package (src/commands → ../../templates; dist/commands likewise). */
-export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
+/** templates/ of ship's package. */
+export const TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
 export const CONFIG_FORMATS = ['ts', 'json', 'yaml'] as const;
 export type ConfigFormat = (typeof CONFIG_FORMATS)[number];

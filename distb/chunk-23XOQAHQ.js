@@ -1,0 +1,13 @@
+import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
+import{a as i}from"./chunk-D5WAI3WT.js";var Z=/^[A-Za-z0-9_\-./:=@%+,]+$/;function x(t){let e=String(t);return e!==""&&Z.test(e)?e:`'${e.replace(/'/g,`'"'"'`)}'`}i(x,"quote");var a=class{static{i(this,"Shell")}text;constructor(e){this.text=e}toString(){return this.text}};function I(t){return new a(t)}i(I,"raw");function b(t){return t instanceof a?t.text:Array.isArray(t)?t.map(e=>b(e)).join(" "):x(t)}i(b,"render");function T(t,...e){let n=t[0];return e.forEach((r,s)=>{n+=b(r)+t[s+1]}),new a(n)}i(T,"sh");function k(t){let e=[];for(let[n,r]of Object.entries(t))if(r!==void 0){if(!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n))throw new Error(`not a valid environment variable name: ${n}`);e.push(`export ${n}=${x(r)};`)}return new a(e.join(" "))}i(k,"exportEnv");import O from"node:path/posix";var q=/^[A-Za-z_][A-Za-z0-9_]*$/;function y(t){let e={},n=[],r=t.replace(/^\uFEFF/,"").replace(/\r\n?/g,`
+`),s=0,o=1,f=r.length;for(;s<f;){let d=o,c=r.indexOf(`
+`,s);c<0&&(c=f);let w=r.slice(s,c),F=w.trim();if(!F||F.startsWith("#")){s=c+1,o++;continue}let l=/^\s*(?:export\s+)?([^=\s]+)\s*=\s*/.exec(w);if(!l||!q.test(l[1])){n.push(d),s=c+1,o++;continue}let A=l[1],v=s+l[0].length,_=r[v];if(_==='"'||_==="'"){let u=v+1,m="",E=!1;for(;u<f;){let h=r[u];if(h===_){E=!0;break}if(_==='"'&&h==="\\"&&u+1<f){let j=r[u+1],S={n:`
+`,r:"\r",t:"	",'"':'"',"\\":"\\",$:"$"};if(j in S){m+=S[j],u+=2;continue}}h===`
+`&&o++,m+=h,u++}if(!E){n.push(d),o=d+1,s=c+1;continue}e[A]=m;let $=r.indexOf(`
+`,u+1);$<0&&($=f),s=$+1,o++;continue}let p=r.slice(v,c),g=p.search(/(^|\s)#/);g>=0&&(p=p.slice(0,g)),e[A]=p.trim(),s=c+1,o++}return{values:e,skipped:n}}i(y,"parseDotenv");function R(t,e={}){let n=[];return e.cwd&&n.push(`cd ${x(e.cwd)} || exit 125`),e.env&&Object.keys(e.env).length&&n.push(k(e.env).text),n.push(t.text),n.join(`
+`)}i(R,"wrapCommand");var X=`IFS= read -r __ship_n || exit 125; __ship_s=; while [ "$__ship_n" -gt 0 ]; do IFS= read -r __ship_l || exit 125; __ship_s="$__ship_s$__ship_l
+"; __ship_n=$((__ship_n - 1)); done; unset __ship_n __ship_l; eval "unset __ship_s; $__ship_s"`;function Y(t){let e=t.endsWith(`
+`)?t:`${t}
+`,n=e.split(`
+`).length-1;return Buffer.from(`${n}
+${e}`,"utf8")}i(Y,"framed");async function G(t,e){if(!e.envFile)return e;let n=O.isAbsolute(e.envFile)?e.envFile:O.join(e.cwd??".",e.envFile),r=await t(n),{envFile:s,...o}=e;return r?{...o,env:{...e.env??{},...y(r.toString("utf8")).values}}:o}i(G,"resolveEnvFile");var z=class extends Error{static{i(this,"FileExistsError")}path;code="EEXIST";constructor(e){super(`file exists: ${e}`),this.path=e}};export{x as a,a as b,I as c,T as d,R as e,X as f,Y as g,G as h,z as i};
