@@ -29,15 +29,24 @@ export const upload = {
     const { id, build } = newRelease(ctx, 'upload');
     const cache = new ManifestCache(path.join(localCacheDir(ctx), 'manifests'));
 
+    // Hosts on the same previous release share one parsed manifest and one reuse plan: a
+    // fleet costs the memory of one host, not one copy per host.
+    const known = new Map<string, Promise<ParsedManifest | undefined>>();
     const prev = new Map<HostRun, { id: string; parsed: ParsedManifest } | undefined>();
-    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !preview))));
+    await Promise.all(hosts.map(async (h) => prev.set(h, await previousManifest(h, cache, !preview, known))));
     // Which files a host can keep is known only from every hash; a host without a
     // previous release needs none of them before its archive starts.
     if (hosts.some((h) => prev.get(h))) await allHashed(build);
 
     const head = manifestHead(ctx);
+    const reuses = new Map<string, ReusePlan>();
+    const reuseOf = (parsed: ParsedManifest): ReusePlan => {
+      let r = reuses.get(parsed.sha256);
+      if (!r) reuses.set(parsed.sha256, (r = planReuse(build, parsed, head)));
+      return r;
+    };
     const plans = new Map<HostRun, HostPlan>();
-    for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), head));
+    for (const h of hosts) plans.set(h, await planHost(ctx, h, prev.get(h), reuseOf));
 
     if (preview) {
       for (const h of hosts) {
@@ -73,7 +82,8 @@ export const upload = {
         try {
           await checkDiskSpace(h, p.needBytes);
           await checkInodes(h, h.root, build.files.length + build.dirs.length + build.links.length);
-          const cmd = reusePrevious({ ...p.remote, ...(await removeList(h, p, id)) });
+          const listed = await removeList(h, p, id);
+          const cmd = reusePrevious({ ...p.remote, ...listed });
           h.cwd = h.paths.partial(id);
           const started = branch ? producers.get(p.key)!.fan : undefined;
           const exec = h.t.exec(cmd, { stdin: branch ?? Buffer.alloc(1024) });
@@ -84,7 +94,7 @@ export const upload = {
           const out = parseRecords(r.stdout);
           await verifyTree(h, id, out.get('types'), p);
           warnIfRoot(ctx, h, out.get('uid'));
-          if (p.reuse?.manifest && out.get('sha') === sha256(p.reuse.manifest.text)) {
+          if (listed.manifest && p.reuse?.manifest && out.get('sha') === sha256(p.reuse.manifest.text)) {
             manifestOnHost.set(h, p.reuse.manifest.text);
             await cache.put(p.reuse.manifest.text);
           }
@@ -121,14 +131,14 @@ export function manifestHead(ctx: Ctx): Omit<Manifest, 'files'> {
   return { release: ctx.release!, revision: build.revision, ...(build.dirty ? { dirty: true } : {}), links: build.links, shared: [...ctx.stage.shared.dirs, ...ctx.stage.shared.files] };
 }
 
-async function planHost(ctx: Ctx, h: HostRun, prev: { id: string; parsed: ParsedManifest } | undefined, head: Omit<Manifest, 'files'>): Promise<HostPlan> {
+async function planHost(ctx: Ctx, h: HostRun, prev: { id: string; parsed: ParsedManifest } | undefined, reuseOf: (prev: ParsedManifest) => ReusePlan): Promise<HostPlan> {
   const build = ctx.build!;
   const id = ctx.release!;
   const { how, level } = await chooseCompression(ctx, h);
   const copy = ctx.stage.reuse === 'copy';
   const base: RemoteUpload = { releases: h.paths.releases, partial: h.paths.partial(id), untar: untarFlags(how) };
   // A previous manifest from an older ship does not say which shared links its release holds: start empty.
-  const reuse = prev && prev.parsed.manifest.shared ? planReuse(build, prev.parsed, head) : undefined;
+  const reuse = prev && prev.parsed.manifest.shared ? reuseOf(prev.parsed) : undefined;
   if (reuse && reuse.reused.size) {
     const spec: ArchiveSpec = { build, ...reuse.send };
     const m = reuse.manifest;
@@ -171,7 +181,6 @@ async function removeList(h: HostRun, p: HostPlan, id: string): Promise<Pick<Rem
   const file = path.join(h.paths.meta, `upload-${id}.remove`);
   await h.t.mkdirp(h.paths.meta);
   await h.t.writeFile(file, paths.map((x) => `${x}\0`).join(''));
-  if (p.reuse) p.reuse.manifest = undefined;
   return { remove: { file }, manifest: undefined };
 }
 
@@ -208,23 +217,35 @@ async function verifyTree(h: HostRun, id: string, types: string | undefined, p: 
 /**
  * The manifest of the release the host builds on: current, else its newest release. Known
  * from the local cache when the host's hash matches; else fetched gzip'd (a cold deployer).
+ * `known` holds what other hosts already loaded, by hash: each manifest is parsed once.
  */
-async function previousManifest(h: HostRun, cache: ManifestCache, store: boolean): Promise<{ id: string; parsed: ParsedManifest } | undefined> {
+async function previousManifest(h: HostRun, cache: ManifestCache, store: boolean, known: Map<string, Promise<ParsedManifest | undefined>>): Promise<{ id: string; parsed: ParsedManifest } | undefined> {
   const facts = hostFacts(h);
   const failed = new Set(hostReleases(h).filter((r) => r.state === 'failed').map((r) => r.id));
   const ids = [h.currentId, ...[...facts.manifests.keys()].reverse()].filter((x): x is string => !!x && h.dirs.includes(x) && !failed.has(x) && facts.manifests.has(x));
   for (const id of ids) {
     const hash = facts.manifests.get(id)!;
-    let parsed = await cache.get(hash);
+    const shared = known.get(hash);
+    let parsed = shared && (await shared);
     if (!parsed) {
-      const text = await fetchManifest(h, h.paths.manifest(id));
-      if (text === undefined || sha256(text) !== hash) continue;
-      parsed = parseManifest(text);
-      if (parsed && store) await cache.put(text);
+      // Nobody had it, or the host that loaded it could not: this host reads its own.
+      const mine = loadManifest(h, id, hash, cache, store);
+      if (!shared) known.set(hash, mine);
+      parsed = await mine;
     }
     if (parsed) return { id, parsed };
   }
   return undefined;
+}
+
+async function loadManifest(h: HostRun, id: string, hash: string, cache: ManifestCache, store: boolean): Promise<ParsedManifest | undefined> {
+  const cached = await cache.get(hash);
+  if (cached) return cached;
+  const text = await fetchManifest(h, h.paths.manifest(id));
+  if (text === undefined || sha256(text) !== hash) return undefined;
+  const parsed = parseManifest(text);
+  if (parsed && store) await cache.put(text);
+  return parsed;
 }
 
 async function fetchManifest(h: HostRun, file: string): Promise<string | undefined> {

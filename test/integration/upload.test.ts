@@ -192,6 +192,34 @@ test('cold deployer (no local cache): still incremental, only the change is sent
   for (const h of ssh.hosts) assertHoldsBuild(path.join(h.deployRoot, 'cold', 'releases', s.release), p.build, h.name);
 });
 
+test('hosts on different previous releases each build on their own; hosts on the same one share one plan, also when the removal list goes by file', async () => {
+  const p = proj('mixed');
+  // 400 long names: removing them all makes a removal list over the 48 KB that fits in a command.
+  const many: Record<string, string> = {};
+  for (let i = 0; i < 400; i++) many[`gone/${'n'.repeat(120)}-${i}.txt`] = `${i}`;
+  writeTree(p.build, { ...many, 'keep.bin': randomBytes(256 * 1024), 'v.txt': '1', 'back.txt': 'as in 1 and 2' });
+  await deploy(p.dir);
+  // One host moves on alone: from here its previous release differs from the others'.
+  const solo = ssh.hosts.at(-1)!;
+  const rest = ssh.hosts.slice(0, -1);
+  // back.txt differs only in this host's previous release: a plan made from the others' would keep it.
+  writeTree(p.build, { 'v.txt': '1b', 'back.txt': 'only in 1b' });
+  const s1b = await deploy(p.dir, ['--hosts', solo.name]);
+  const before = new Map(ssh.hosts.map((h) => [h.name, lstatSync(path.join(h.deployRoot, 'mixed/current/keep.bin')).ino]));
+  assert.is(readlinkSync(path.join(solo.deployRoot, 'mixed/current')), `releases/${s1b.release}`);
+
+  rmSync(path.join(p.build, 'gone'), { recursive: true });
+  writeTree(p.build, { 'v.txt': '2', 'new.txt': 'new', 'back.txt': 'as in 1 and 2' });
+  const s2 = await deploy(p.dir);
+  assert.ok(s2.bytesSent < 64 * 1024 * ssh.hosts.length, `only what changed is sent, sent ${s2.bytesSent}`);
+  for (const h of [solo, ...rest]) {
+    const release = path.join(h.deployRoot, 'mixed', 'releases', s2.release);
+    assertHoldsBuild(release, p.build, h.name);
+    assert.is(readFileSync(path.join(release, 'v.txt'), 'utf8'), '2', `${h.name}: v.txt`);
+    assert.is(lstatSync(path.join(release, 'keep.bin')).ino, before.get(h.name), `${h.name}: keep.bin linked from its own previous release`);
+  }
+});
+
 test('reuse: copy — unchanged files are copies, no inode shared with the previous release', async () => {
   const p = proj('copy', { reuse: 'copy' });
   writeTree(p.build, { 'a.txt': 'a', 'b.txt': 'b' });
