@@ -12,6 +12,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ROOT, tmpDir, writeConfig, writeTree } from '../test/harness/ship.js';
 import { startSshHosts } from '../test/harness/sshd.js';
 import { exec, median, runShip, sshFlip } from './tools.js';
@@ -26,7 +27,7 @@ interface ProfileNode {
 }
 
 /** Self time (ms) per bucket: npm package, ship module (dist/src/…), or node internals. */
-function selfTime(file: string): Map<string, number> {
+export function selfTime(file: string): Map<string, number> {
   const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const out = new Map<string, number>();
@@ -46,6 +47,7 @@ function selfTime(file: string): Map<string, number> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[1] !== fileURLToPath(import.meta.url)) return; // imported for selfTime
   const ssh = await startSshHosts(HOSTS);
   const dir = tmpDir('ship-profile-');
   const profDir = mkdtempSync(path.join(os.tmpdir(), 'ship-cpuprof-'));
