@@ -1,9 +1,10 @@
 /** What a two-color run knows about each host, shared by its steps (start, health, switch). */
 import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
-import { hostEnv, hostExtraEnv } from '../context.js';
+import { forEachHost, hostEnv, hostExtraEnv } from '../context.js';
 import { InternalError, toShipError } from '../errors.js';
 import { otherColor, type Color } from './gates.js';
+import { sh } from '../shell.js';
 import { fillCommand, portsOf, readState, writeState, type ColorState } from './router.js';
 
 export interface HostColors {
@@ -73,4 +74,64 @@ export async function stopColor(ctx: Ctx, h: HostRun, r: HostColors, c: Color): 
   r.state.weights[c] = 0;
   await writeState(h, r.state);
   ctx.events.log(`stopped ${release} on ${c} (port ${portsOf(h, colorsOf(ctx))[c]})`, h.name);
+}
+
+/** The least time a color keeps running after the router change that took its last traffic. */
+export const OLD_COLOR_GRACE_MS = 3000;
+/** The longest ship waits, after that, for the router's connections to the color to close. */
+export const DRAIN_TIMEOUT_MS = 30_000;
+const DRAIN_POLL_MS = 100;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Stops, on each host, a color the router was just moved away from (at `routedAt`), once
+ * the router can no longer send it a request. `router.reload` returns when the router was
+ * told (`nginx -s reload` only signals the master), not when it obeys: until the master
+ * has started new workers, the old ones still route by the previous file (a browser's
+ * cookie still pins its chunk requests to that color), and after that they finish the
+ * requests they hold. A process stopped in that time answers them with nothing: 502.
+ * So each color runs on for at least OLD_COLOR_GRACE_MS after the route, and then until
+ * no established TCP connection to its port is left on the host — the old workers' upstream
+ * keep-alive connections close only when those workers exit — for DRAIN_TIMEOUT_MS at most.
+ */
+export async function retireColors(ctx: Ctx, step: string, hosts: HostRun[], routedAt: number, pick: (r: HostColors) => Color | undefined): Promise<void> {
+  const grace = routedAt + OLD_COLOR_GRACE_MS - Date.now();
+  if (grace > 0) await sleep(grace);
+  await forEachHost(ctx, step, hosts, async (h) => {
+    const r = await hostColors(h);
+    const c = pick(r);
+    if (!c || !r.state.releases[c]) return;
+    await waitForDrain(ctx, h, c);
+    await stopColor(ctx, h, r, c);
+  });
+}
+
+/** Waits until nothing holds a connection to the color's port (see retireColors). */
+async function waitForDrain(ctx: Ctx, h: HostRun, c: Color): Promise<void> {
+  const port = portsOf(h, colorsOf(ctx))[c];
+  const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+  for (;;) {
+    const open = await connectionsTo(h, port);
+    if (!open || ctx.interrupted) return;
+    if (Date.now() >= deadline) {
+      ctx.events.warn(`${open} connection(s) to ${c} (port ${port}) still open ${DRAIN_TIMEOUT_MS / 1000} s after traffic moved away; stopping it anyway`, h.name);
+      return;
+    }
+    await sleep(DRAIN_POLL_MS);
+  }
+}
+
+/**
+ * Established TCP connections whose local port is `port` (the app's side of each) on the
+ * host, from /proc/net/tcp and tcp6 (state 01); undefined where those cannot be read.
+ */
+export async function connectionsTo(h: HostRun, port: number): Promise<number | undefined> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const r = await h.t.exec(
+    sh`test -r /proc/net/tcp || exit 3; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=${hex} '$4 == "01" { n = split($2, a, ":"); if (toupper(a[n]) == p) c++ } END { print c + 0 }'`,
+    { readOnly: true, timeoutMs: 10_000 },
+  );
+  const n = Number(r.stdout.trim());
+  return r.code === 0 && r.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
 }

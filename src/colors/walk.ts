@@ -12,7 +12,7 @@ import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
 import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
 import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
-import { colorsOf, hostColors, stopColor } from './runtime.js';
+import { colorsOf, hostColors, retireColors } from './runtime.js';
 
 /** A step waits at most this many stepTimes for minRequests. */
 export const MAX_WINDOWS = 5;
@@ -124,7 +124,8 @@ function out(f?: { fresh: Figures; old: Figures }) {
 }
 
 /**
- * All traffic back on the old color on every host, at once; the new color is stopped.
+ * All traffic back on the old color on every host, at once; the new color is stopped once
+ * the router has let go of it (retireColors).
  * First, as a rollback does, the old release gets the new one's asset files, so a
  * browser holding a page of the canary still finds its chunks once it is moved back.
  */
@@ -147,8 +148,6 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     r.before = structuredClone(r.state); // nothing left for the switch's revert to route back
     return `all traffic back on ${old} (${r.state.releases[old]})`;
   });
-  await forEachHost(ctx, 'stop new', hosts, async (h) => {
-    const r = await hostColors(h);
-    await stopColor(ctx, h, r, r.fresh!);
-  });
+  // Not at once: the router's old workers may still send the canary requests.
+  await retireColors(ctx, 'stop new', hosts, Date.now(), (r) => r.fresh);
 }

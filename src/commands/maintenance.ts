@@ -7,17 +7,25 @@ import { UsageError } from '../errors.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
 import type { Step } from '../steps/types.js';
+import type { Transport } from '../transport/types.js';
 import { loadStage } from '../run-command.js';
 import { readTemplate } from './init.js';
 
 export const MAINTENANCE_FILE = 'maintenance.html';
+/**
+ * The page as the nginx templates serve it while MAINTENANCE_FILE exists. nginx tests for
+ * MAINTENANCE_FILE (`if -f`) and opens the page later in the same request; were they one
+ * file, `off` removing it in between would turn that request into nginx's own bare 503 (or
+ * a 404). So `on` writes both and `off` removes only MAINTENANCE_FILE.
+ */
+export const MAINTENANCE_PAGE = '.maintenance-page.html';
 
 /**
  * `ship maintenance <stage> on|off`: puts up or takes down shared/maintenance.html on every
  * host (docs/zero-downtime.md), which the nginx template answers with 503 for every request. The page
  * is `maintenance.page` from the config, else templates/maintenance.html. `on` writes a
- * temporary file and renames it over the page, so nginx never sees half a page. Locks
- * like every writing command.
+ * temporary file and renames it over the page, so nginx never sees half a page; `off`
+ * leaves the copy the templates serve (MAINTENANCE_PAGE). Locks like every writing command.
  */
 export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promise<CommandResult> {
   if (mode !== 'on' && mode !== 'off') throw new UsageError(`maintenance takes on or off, not '${mode}'`);
@@ -38,14 +46,9 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
           return was ? `removed ${file}` : 'was not in maintenance';
         }
         await h.t.mkdirp(h.paths.shared);
-        const tmp = path.join(h.paths.shared, `.${MAINTENANCE_FILE}.tmp-${randomBytes(4).toString('hex')}`);
-        await h.t.writeFile(tmp, page!, { mode: 0o644 });
-        try {
-          await h.t.rename(tmp, file);
-        } catch (e) {
-          await h.t.remove(tmp).catch(() => {});
-          throw e;
-        }
+        // The page nginx serves first, then the file that turns maintenance on.
+        await writeAtomic(h.t, path.join(h.paths.shared, MAINTENANCE_PAGE), page!);
+        await writeAtomic(h.t, file, page!);
         return `wrote ${file}`;
       });
     },
@@ -58,6 +61,18 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
     },
   };
   return runCommand('maintenance', o, [connect, lock, step]);
+}
+
+/** A temporary name in the same directory, renamed over `file`. */
+async function writeAtomic(t: Transport, file: string, data: Buffer): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${randomBytes(4).toString('hex')}`);
+  await t.writeFile(tmp, data, { mode: 0o644 });
+  try {
+    await t.rename(tmp, file);
+  } catch (e) {
+    await t.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
 
 async function readPage(configured: string | undefined, app: string): Promise<Buffer> {

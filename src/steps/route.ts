@@ -9,7 +9,7 @@ import { strategyOf } from '../strategies/index.js';
 import { switchHost } from '../flip.js';
 import { otherColor, type Color } from '../colors/gates.js';
 import { applyRouter, portsOf, type ColorState } from '../colors/router.js';
-import { colorsOf, hostColors, stopColor } from '../colors/runtime.js';
+import { colorsOf, hostColors, retireColors } from '../colors/runtime.js';
 import { walkCanary } from '../colors/walk.js';
 import type { Step } from './types.js';
 
@@ -61,19 +61,11 @@ export const route = {
     }
     if (colors.keepOld === 'none') {
       // nginx's reload returns before its old workers have finished the requests (and
-      // keep-alive connections) they hold under the previous router: give them a moment.
-      await new Promise((r) => setTimeout(r, OLD_COLOR_GRACE_MS));
-      await forEachHost(ctx, 'stop old', todo, async (h) => {
-        const r = await hostColors(h);
-        const old = otherColor(r.fresh!);
-        if (r.state.releases[old]) await stopColor(ctx, h, r, old);
-      });
+      // keep-alive connections) they hold under the previous router: retireColors waits.
+      await retireColors(ctx, 'stop old', todo, Date.now(), (r) => otherColor(r.fresh!));
     }
   },
 } satisfies Step;
-
-/** How long the old color keeps answering after the last router change before keepOld 'none' stops it. */
-export const OLD_COLOR_GRACE_MS = 3000;
 
 function weighted(ctx: Ctx): boolean {
   return ctx.stage.strategy.type === 'canary' && !!ctx.stage.strategy.steps?.length;
