@@ -96,7 +96,9 @@ export function tarStream(spec: ArchiveSpec): Readable {
       const f = files[i];
       const hashIt = !f.sha256 && (job ? job.claim(f) : true);
       const data = f.size <= WHOLE_READ_MAX ? readWhole(spec.build.dir, f, hashIt) : null;
-      yield tarHeader({ name: `./${f.path}`, type: '0', mode: f.mode, size: f.size, mtime: now });
+      // Sealed as sent (write bits cleared, src/immutable.ts): tar's umask can only take
+      // bits away, so a file unpacks read-only with no pass over the release afterwards.
+      yield tarHeader({ name: `./${f.path}`, type: '0', mode: f.mode & ~0o222, size: f.size, mtime: now });
       if (data) {
         yield data;
       } else {

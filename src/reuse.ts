@@ -115,8 +115,11 @@ export interface RemoteUpload {
  * of the .partial, from `find -printf %y`).
  */
 // The files of the new release lose their write bits (src/immutable.ts says why), in the
-// same command; `uid` tells the deployer whether root (whom bits do not stop) logged in.
-const SEAL_FILES = sh`find . -type f '(' -perm -u=w -o -perm -g=w -o -perm -o=w ')' -exec chmod a-w {} +; printf 'uid\\0%s\\0' "$(id -u)"`;
+// same command. Sent files arrive sealed (their tar headers say so, src/archive.ts); what
+// came from the previous release is sealed here, in case an older ship or a hook left a
+// write bit on it. `uid` tells the deployer whether root (whom bits do not stop) logged in.
+const SEAL_FILES = sh`find . -type f '(' -perm -u=w -o -perm -g=w -o -perm -o=w ')' -exec chmod a-w {} +`;
+const LOGIN_UID = sh`printf 'uid\\0%s\\0' "$(id -u)"`;
 
 export function reusePrevious(u: RemoteUpload): Shell {
   const parts: Shell[] = [sh`set -e; mkdir -p ${u.releases}; rm -rf -- ${u.partial}`];
@@ -135,7 +138,8 @@ export function reusePrevious(u: RemoteUpload): Shell {
       sh`s=$( (sha256sum < ${tmp} || shasum -a 256 < ${tmp}) 2>/dev/null | cut -c1-64); printf 'sha\\0%s\\0' "$s"; if [ "$s" = ${m.expect} ]; then mv -f -- ${tmp} ${m.dest}; else rm -f -- ${tmp}; fi`,
     );
   }
-  parts.push(SEAL_FILES);
+  if (u.previous) parts.push(SEAL_FILES);
+  parts.push(LOGIN_UID);
   parts.push(sh`printf 'types\\0'; find . -printf '%y' 2>/dev/null || true; printf '\\0'`);
   return new Shell(parts.map((p) => p.text).join('\n'));
 }

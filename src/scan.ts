@@ -1,5 +1,5 @@
 /**
- * Reading the build fast: a parallel walk (readdir + lstat, bounded), a local cache of
+ * Reading the build fast: a walk (readdir + lstat, synchronous: see walkBuild), a local cache of
  * sha256 keyed by (path, size, mtime, ctime, inode), and the hashing of what the cache
  * does not hold started in the background, so it overlaps connecting to the hosts.
  *
@@ -8,7 +8,7 @@
  * hasher skips a file the producer has claimed.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, promises as fs, readSync } from 'node:fs';
+import { closeSync, createReadStream, lstatSync, openSync, promises as fs, readdirSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { BuildInfo } from './context.js';
@@ -26,7 +26,6 @@ interface StatKey {
 
 const statKeys = new WeakMap<BuildFile, StatKey>();
 
-const WALK_CONCURRENCY = 32;
 const HASH_CONCURRENCY = 16;
 /** Files up to this size are read whole; larger ones are streamed. */
 export const WHOLE_READ_MAX = 4 * 1024 * 1024;
@@ -49,73 +48,57 @@ export async function walkBuild(dir: string, opts: { exclude: string[]; followSy
   const skip = opts.skip ? path.resolve(opts.skip) : undefined;
   const inside = (x: string) => x === root || x.startsWith(root + path.sep);
 
+  // Synchronous calls, one directory after another: with the build in the page cache (it
+  // was just written) this is about twice as fast as the same calls through libuv's thread
+  // pool, and nothing else runs while the build is read.
   const queue: string[] = [''];
-  let active = 0;
-  let failed: unknown;
-  await new Promise<void>((resolve, reject) => {
-    const pump = () => {
-      if (failed) return;
-      while (active < WALK_CONCURRENCY && queue.length) {
-        const rel = queue.shift()!;
-        active++;
-        readDir(rel)
-          .then(() => {
-            active--;
-            if (!queue.length && !active) resolve();
-            else pump();
-          })
-          .catch((e) => {
-            failed = e;
-            reject(e);
-          });
-      }
-    };
-    pump();
-  });
+  while (queue.length) readDir(queue.pop()!);
 
-  async function readDir(rel: string): Promise<void> {
-    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
-    await Promise.all(
-      entries.map(async (ent) => {
-        const r = rel ? `${rel}/${ent.name}` : ent.name;
-        if (excluded(r)) return;
-        if (r.includes('\n')) throw new ShipError(`build file name with a newline: ${JSON.stringify(r)}`, { reason: 'build' });
-        const p = path.join(dir, r);
-        if (skip && path.resolve(p) === skip) return;
-        let s = await fs.lstat(p);
-        if (s.isSymbolicLink()) {
-          const target = await fs.readlink(p);
-          const resolved = path.resolve(path.dirname(p), target);
-          const real = await fs.realpath(p).catch(() => resolved);
-          const escapes = path.isAbsolute(target) || !inside(path.resolve(root, path.relative(dir, resolved))) || !inside(real);
-          if (!opts.followSymlinks) {
-            if (escapes) {
-              throw new ShipError(`symlink ${r} -> ${target} leaves the build directory ${dir}`, {
-                reason: 'symlink',
-                hint: 'replace it with the files it points at, or set build.followSymlinks: true to pack its target',
-              });
-            }
-            info.links.push({ path: r, target });
-            return;
+  function readDir(rel: string): void {
+    for (const ent of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      if (excluded(r)) continue;
+      if (r.includes('\n')) throw new ShipError(`build file name with a newline: ${JSON.stringify(r)}`, { reason: 'build' });
+      const p = path.join(dir, r);
+      if (skip && path.resolve(p) === skip) continue;
+      let s = lstatSync(p);
+      if (s.isSymbolicLink()) {
+        const target = readlinkSync(p);
+        const resolved = path.resolve(path.dirname(p), target);
+        let real = resolved;
+        try {
+          real = realpathSync(p);
+        } catch {
+          /* a dangling link: judged by where it points */
+        }
+        const escapes = path.isAbsolute(target) || !inside(path.resolve(root, path.relative(dir, resolved))) || !inside(real);
+        if (!opts.followSymlinks) {
+          if (escapes) {
+            throw new ShipError(`symlink ${r} -> ${target} leaves the build directory ${dir}`, {
+              reason: 'symlink',
+              hint: 'replace it with the files it points at, or set build.followSymlinks: true to pack its target',
+            });
           }
-          s = await fs.stat(p);
+          info.links.push({ path: r, target });
+          continue;
         }
-        if (s.isDirectory()) {
-          info.dirs.push(r);
-          queue.push(r);
-        } else if (s.isFile()) {
-          const f: BuildFile = { path: r, size: s.size, mode: s.mode & 0o777, sha256: '' };
-          statKeys.set(f, { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino });
-          info.files.push(f);
-          info.bytes += s.size;
-        } else {
-          throw new ShipError(`${r} in the build is not a file, directory or symlink (device, FIFO or socket)`, {
-            reason: 'build',
-            hint: 'remove it from the build or add it to build.exclude',
-          });
-        }
-      }),
-    );
+        s = statSync(p);
+      }
+      if (s.isDirectory()) {
+        info.dirs.push(r);
+        queue.push(r);
+      } else if (s.isFile()) {
+        const f: BuildFile = { path: r, size: s.size, mode: s.mode & 0o777, sha256: '' };
+        statKeys.set(f, { size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs, ino: s.ino });
+        info.files.push(f);
+        info.bytes += s.size;
+      } else {
+        throw new ShipError(`${r} in the build is not a file, directory or symlink (device, FIFO or socket)`, {
+          reason: 'build',
+          hint: 'remove it from the build or add it to build.exclude',
+        });
+      }
+    }
   }
 
   const byPath = (a: { path: string } | string, b: { path: string } | string) => {

@@ -27,12 +27,17 @@ export const build = {
     }
     const shared = [...ctx.stage.shared.dirs, ...ctx.stage.shared.files];
     const cacheDir = localCacheDir(ctx);
+    // git answers while the build directory is read (a revision is optional: a git that
+    // cannot run gives none, and is never left to fail unheard).
+    const given = process.env.SHIP_REVISION;
+    const revision = given ? Promise.resolve(given) : gitRevision(ctx.stage.configDir).catch(() => undefined);
+    const dirty = given ? Promise.resolve(false) : gitDirty(b.cwd ?? ctx.stage.configDir).catch(() => false);
     ctx.build = withoutShared(await walkBuild(b.dir, { ...b, skip: cacheDir }), shared);
     const hits = await applyHashCache(ctx.build, hashCacheFile(cacheDir, b.dir));
     startHashing(ctx.build);
     ctx.events.debug(`build: ${hits} of ${ctx.build.files.length} hashes from the local cache`);
-    ctx.build.revision = process.env.SHIP_REVISION || (await gitRevision(ctx.stage.configDir));
-    if (!process.env.SHIP_REVISION && ctx.build.revision && (await gitDirty(b.cwd ?? ctx.stage.configDir))) {
+    ctx.build.revision = await revision;
+    if (ctx.build.revision && (await dirty)) {
       ctx.build.dirty = true;
       ctx.events.warn(`the git work tree has uncommitted changes: the release is ${ctx.build.revision.slice(0, 12)} plus them (recorded as dirty)`);
     }
