@@ -25,6 +25,11 @@ export const migrate = {
     const id = ctx.release;
     if (!id) throw new InternalError('migrate without a release');
     const nextDeploy = ctx.stage.migrations.contract === 'next-deploy';
+    if (!nextDeploy && ctx.build && !hasMigrationFiles(ctx)) {
+      // Nothing this release could run, and no earlier contract to look for: no host is asked.
+      ctx.events.debug('no migrations in the build');
+      return;
+    }
     const view = await stageView(ctx, nextDeploy);
     try {
       const db = view.db;
@@ -67,9 +72,21 @@ export const migrate = {
   },
 } satisfies Step;
 
+function migrationsDir(ctx: Ctx): string {
+  return ctx.stage.migrations.dir.replace(/\/+$/, '');
+}
+
+/** Whether the build holds anything in the migrations directory. */
+function hasMigrationFiles(ctx: Ctx): boolean {
+  const dir = migrationsDir(ctx);
+  const within = (p: string) => p.startsWith(`${dir}/`) || dir.startsWith(`${p}/`) || p === dir;
+  // A symlink on the way (the directory itself, or one of its parents) may lead to migrations.
+  return ctx.build!.files.some((f) => within(f.path)) || ctx.build!.links.some((l) => within(l.path));
+}
+
 /** The new release's migrations as the build has them (a dry run publishes nothing). */
 function buildMigrations(ctx: Ctx): Migration[] {
-  const dir = ctx.stage.migrations.dir.replace(/\/+$/, '');
+  const dir = migrationsDir(ctx);
   const files: ListedFile[] = (ctx.build?.files ?? [])
     .filter((f) => f.path.startsWith(`${dir}/`) && !f.path.slice(dir.length + 1).includes('/'))
     .map((f) => ({ file: f.path.slice(dir.length + 1), sha256: f.sha256, executable: (f.mode & 0o111) !== 0 }));

@@ -8,11 +8,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { SshHost, SshHosts } from '../harness/sshd.js';
-import { ROOT, rmrf, ship, tmpDir, writeConfig } from '../harness/ship.js';
+import { ROOT, rmrf, ship, tmpDir, writeConfig, writeTree } from '../harness/ship.js';
 import { sharedSshHosts, sshBlock, sshHosts } from '../harness/stage.js';
 import { startPostgres, type Postgres } from '../harness/postgres.js';
 
@@ -421,6 +422,34 @@ test('ship status: per host current, next, lock; exit 4 when a host cannot be re
   assert.equal(lines.find((l) => l.host === 'gone').reachable, false);
   assert.is(lines.at(-1).type, 'summary');
   assert.is(lines.at(-1).exitCode, 4);
+});
+
+test('a build without migrations asks no host about them: a deploy outside an unreachable migration host goes through; with a migration it stops before the switch', async () => {
+  // The migration host (role db) answers on no port: nothing listens there.
+  const closed = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+  const dir = tmpDir('ship-mig-');
+  dirs.push(dir);
+  const [h1] = sshHosts(ssh, 'nomig', 1);
+  writeConfig(dir, {
+    app: 'nomig',
+    ssh: sshBlock(ssh),
+    stages: { test: { hosts: [h1, { name: 'dbhost', host: '127.0.0.1', port: closed, user: 'nobody', deployTo: '/srv/nomig', roles: ['db'] }], build: { dir: 'build' }, migrations: { run: RUN } } },
+  });
+  const build = path.join(dir, 'build');
+  writeTree(build, { 'index.html': 'v1' });
+  const ok = await ship(['deploy', 'test', '--hosts', h1.name, '--json'], { cwd: dir });
+  assert.is(ok.code, 0, out(ok));
+  const live = readlinkSync(path.join(h1.deployTo, 'current'));
+  writeTree(build, { 'index.html': 'v2', 'migrations/001_add.sql': 'select 1;' });
+  const refused = await ship(['deploy', 'test', '--hosts', h1.name, '--json'], { cwd: dir });
+  assert.is.not(refused.code, 0, out(refused));
+  assert.match(out(refused), /dbhost/);
+  assert.is(readlinkSync(path.join(h1.deployTo, 'current')), live, 'current unchanged');
 });
 
 test.run();
