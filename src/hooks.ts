@@ -6,6 +6,9 @@ import { raw } from './shell.js';
 import { runSh } from './transport/local.js';
 import { wrapCommand } from './transport/command.js';
 
+/** Hooks that run before any host is connected: only `local:` commands can. */
+export const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
+
 export interface HookOptions {
   /** false before the hosts are connected (build, before:connect): host commands cannot run. */
   hostsReady?: boolean;

@@ -2,8 +2,7 @@ import type { Stage } from './config/types.js';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost, runUserCommand } from './context.js';
 import { isFailure, toShipError, ShipError, UsageError } from './errors.js';
-import { runHook, type HookOptions } from './hooks.js';
-import { BEFORE_CONNECT_HOOKS } from './config/rules.js';
+import { BEFORE_CONNECT_HOOKS, runHook, type HookOptions } from './hooks.js';
 import { record } from './host-state.js';
 import { ensureLocks, stillLocked } from './lock.js';
 

@@ -5,10 +5,9 @@
  */
 import type { ConfigProblem } from '../errors.js';
 import { hookableSteps } from '../flows.js';
+import { BEFORE_CONNECT_HOOKS } from '../hooks.js';
 import { atOrUnder } from '../paths.js';
 
-/** Hooks that run before any host is connected: only `local:` commands can. */
-export const BEFORE_CONNECT_HOOKS = ['before:build', 'after:build', 'before:connect'];
 
 /** Hook names are `before:`/`after:` a step of some flow, or drain, undrain, failed; early hooks are local. */
 export function hookRules(hooks: Record<string, string | string[]>): ConfigProblem[] {
