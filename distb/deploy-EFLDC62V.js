@@ -1,2 +1,0 @@
-import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{b as e}from"./chunk-P5YKBREM.js";import"./chunk-PSWJQBLK.js";import{L as t,ia as c,sa as m,ta as n,va as p,xa as a,za as i}from"./chunk-I3MBSTV3.js";import"./chunk-23XOQAHQ.js";import"./chunk-CEDEBUTQ.js";import"./chunk-ZCWTD5CJ.js";import{a as r}from"./chunk-D5WAI3WT.js";function k(o){return e("deploy",o,l=>o.noSwitch?n:c(l,o,m,a))}r(k,"deploy");async function u(o){return t(o.to),e("rollback",o,l=>c(l,o,p,i))}r(u,"rollback");export{k as deploy,u as rollback};

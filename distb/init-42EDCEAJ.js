@@ -1,2 +1,0 @@
-import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{aa as a,ba as b,ca as c,da as d,ea as e,fa as f,ga as g,ha as h}from"./chunk-I3MBSTV3.js";import"./chunk-23XOQAHQ.js";import"./chunk-CEDEBUTQ.js";import"./chunk-ZCWTD5CJ.js";import"./chunk-D5WAI3WT.js";export{b as CONFIG_FORMATS,a as TEMPLATES_DIR,c as TEMPLATE_SETS,f as appSlug,g as defaultVars,h as init,e as readTemplate,d as renderTemplate};

@@ -1,2 +1,0 @@
-import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{ja as a,ka as b,la as c,ma as d,na as e,oa as f,pa as g,qa as h,ra as i}from"./chunk-I3MBSTV3.js";import"./chunk-23XOQAHQ.js";import"./chunk-CEDEBUTQ.js";import"./chunk-ZCWTD5CJ.js";import"./chunk-D5WAI3WT.js";export{a as SEARCH_PLACES,g as deepMerge,b as defineConfig,i as isSecretName,c as loadConfig,f as parseConfig,h as parseHostString,d as shadowedConfigs,e as workspacePackage};

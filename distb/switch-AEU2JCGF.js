@@ -1,2 +1,0 @@
-import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);
-import{b as i}from"./chunk-P5YKBREM.js";import"./chunk-PSWJQBLK.js";import{L as e,ia as t,ua as c,ya as m}from"./chunk-I3MBSTV3.js";import"./chunk-23XOQAHQ.js";import"./chunk-CEDEBUTQ.js";import"./chunk-ZCWTD5CJ.js";import{a as o}from"./chunk-D5WAI3WT.js";async function f(r){return e(r.release),i("switch",{...r,to:r.release},l=>t(l,r,c,m))}o(f,"switchRelease");export{f as switchRelease};
