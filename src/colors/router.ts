@@ -3,13 +3,13 @@
  * next to it (`.ship/router/state.json`). Rendering is pure; writing goes through the
  * transport: a temporary file renamed over the old one, then the router's reload.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path/posix';
 import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv, run } from '../context.js';
 import { ShipError } from '../errors.js';
 import { quote, raw, sh, Shell } from '../shell.js';
+import { writeAtomic } from '../transport/write-atomic.js';
 import { type Color } from './gates.js';
 
 export const COLORS: Color[] = ['blue', 'green'];
@@ -61,22 +61,8 @@ export async function runningReleases(h: HostRun): Promise<string[]> {
   return COLORS.map((c) => s.releases[c]).filter((x): x is string => !!x);
 }
 
-/** Writes a file atomically: a temporary name in the same directory, renamed over it. */
-export async function writeAtomic(h: HostRun, file: string, data: string): Promise<void> {
-  const dir = path.dirname(file);
-  await h.t.mkdirp(dir);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(4).toString('hex')}`);
-  await h.t.writeFile(tmp, data, { mode: 0o644 });
-  try {
-    await h.t.rename(tmp, file);
-  } catch (e) {
-    await h.t.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 export async function writeState(h: HostRun, s: ColorState): Promise<void> {
-  await writeAtomic(h, statePath(h), `${JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2)}\n`);
+  await writeAtomic(h.t, statePath(h), `${JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2)}\n`);
 }
 
 /**
@@ -122,7 +108,7 @@ export function portsOf(h: HostRun, colors: Pick<Colors, 'ports'>): Record<Color
 
 /** Moves traffic on one host: writes the router file atomically, then reloads the router. */
 export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: ColorState): Promise<void> {
-  await writeAtomic(h, routerPath(h, colors.router.file), renderRouter(colors.router.name, { ports: portsOf(h, colors) }, s));
+  await writeAtomic(h.t, routerPath(h, colors.router.file), renderRouter(colors.router.name, { ports: portsOf(h, colors) }, s));
   await writeState(h, s);
   await run(h, raw(colors.router.reload), `router reload (${colors.router.reload})`, { cwd: h.root, env: hostEnv(ctx, h) });
   ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });

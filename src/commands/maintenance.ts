@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path/posix';
 import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
@@ -7,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { connect } from '../steps/connect.js';
 import { lock } from '../steps/lock.js';
 import type { Step } from '../steps/types.js';
-import type { Transport } from '../transport/types.js';
+import { writeAtomic } from '../transport/write-atomic.js';
 import { loadStage } from '../run-command.js';
 import { readTemplate } from './init.js';
 
@@ -45,7 +44,6 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
           await h.t.remove(file);
           return was ? `removed ${file}` : 'was not in maintenance';
         }
-        await h.t.mkdirp(h.paths.shared);
         // The page nginx serves first, then the file that turns maintenance on.
         await writeAtomic(h.t, path.join(h.paths.shared, MAINTENANCE_PAGE), page!);
         await writeAtomic(h.t, file, page!);
@@ -61,18 +59,6 @@ export async function maintenance(o: CommandOptions, mode: 'on' | 'off'): Promis
     },
   };
   return runCommand('maintenance', o, [connect, lock, step]);
-}
-
-/** A temporary name in the same directory, renamed over `file`. */
-async function writeAtomic(t: Transport, file: string, data: Buffer): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${randomBytes(4).toString('hex')}`);
-  await t.writeFile(tmp, data, { mode: 0o644 });
-  try {
-    await t.rename(tmp, file);
-  } catch (e) {
-    await t.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 async function readPage(configured: string | undefined, app: string): Promise<Buffer> {

@@ -13,7 +13,7 @@ export function plainReporter(out: NodeJS.WritableStream, err: NodeJS.WritableSt
     handle(e: Stamped) {
       switch (e.type) {
         case 'plan':
-          if (!opts.quiet) line(e, `${describePlan(e, 'on')}`);
+          if (!opts.quiet) line(e, describePlan(e, 'on'));
           if (e.actions) for (const a of e.actions) err.write(`  ${a}\n`);
           break;
         case 'step':
