@@ -5,6 +5,10 @@ import { hideToken, newHealthToken } from '../../src/colors/runtime.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { judgeColor } from '../../src/steps/color-health.js';
+import { Events, type Stamped } from '../../src/events.js';
+import { LocalTransport } from '../../src/transport/local.js';
+import { traceTransport } from '../../src/transport/trace.js';
+import { raw } from '../../src/shell.js';
 
 const t = suite('health token');
 const TOKEN = newHealthToken();
@@ -41,6 +45,17 @@ t('the token never appears in a failure text', () => {
     assert.not.ok(s.includes(TOKEN) || s.includes(TOKEN.slice(0, 12)), s);
   }
   assert.is(hideToken(`a ${TOKEN} b ${TOKEN}`, TOKEN), 'a <health token> b <health token>');
+});
+t('--verbose: SHIP_HEALTH_TOKEN (unlike other SHIP_* values) and values passed as redact never reach a command event', async () => {
+  const events = new Events();
+  const seen: Stamped[] = [];
+  events.on((e) => seen.push(e));
+  const tr = traceTransport(new LocalTransport('here'), events);
+  const r = await tr.exec(raw('echo "$SHIP_HEALTH_TOKEN $SHIP_STAGE"; echo "body ' + OTHER + '" >&2'), { env: { SHIP_HEALTH_TOKEN: TOKEN, SHIP_STAGE: 'prod' }, redact: [OTHER] });
+  assert.is(r.stdout, `${TOKEN} prod\n`, 'the caller gets the real output');
+  const text = JSON.stringify(seen);
+  assert.not.ok(text.includes(TOKEN) || text.includes(OTHER), text);
+  assert.match(text, 'prod');
 });
 t.run();
 
