@@ -115,7 +115,7 @@ export class ForeignListenerError extends ShipError {
   readonly user?: string;
   constructor(host: string, port: number, what: string, owner: { uid: number; user?: string }, expectedUid: number) {
     const who = `uid ${owner.uid}${owner.user ? ` (${owner.user})` : ''}`;
-    super(`${host}: 127.0.0.1:${port} (${what}) is held by another user: ${who} listens there, not the deploy user (uid ${expectedUid}); nothing was routed to it`, {
+    super(`${host}: 127.0.0.1:${port} (${what}) is held by another user: ${who} listens there, not the deploy user (uid ${expectedUid}) or root; nothing was routed to it`, {
       host,
       reason: 'foreign-listener',
       hint: `find that process on ${host} (as root: ss -ltnp 'sport = :${port}') and stop it, or give the colors other ports; then deploy again`,

@@ -73,7 +73,7 @@ export const colorHealth: Step = {
 
 /**
  * What stops ship from routing to `port`: a listening socket there owned by another uid
- * than the one ship runs as; once the color looks healthy (`healthy`), also no listener
+ * than the one ship runs as (or root); once the color looks healthy (`healthy`), also no listener
  * at all, or a host where /proc/net/tcp cannot be read (unless processes.checkListener
  * is false).
  */
@@ -89,7 +89,8 @@ async function listenerProblem(ctx: Ctx, h: HostRun, color: Color, port: number,
       hint: `ship routes only to a port whose listening socket belongs to the deploy user; where /proc/net/tcp cannot be read, set processes.checkListener: false to route without that check (docs/blue-green.md, Who answers on a color's port)`,
     });
   }
-  const foreign = l.owners.find((o) => o.uid !== l.self);
+  // root is no other local user: a socket it opens for the app (docker-proxy, systemd socket activation) is trusted.
+  const foreign = l.owners.find((o) => o.uid !== l.self && o.uid !== 0);
   if (foreign) return new ForeignListenerError(h.name, port, what, foreign, l.self);
   if (healthy && !l.owners.length) {
     return new ShipError(`${h.name}: the health check on port ${port} (${what}) was answered, but no socket listens on that port in /proc/net/tcp; nothing was routed to it`, {
