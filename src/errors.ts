@@ -104,6 +104,28 @@ export class CommandError extends ShipError {
   }
 }
 
+/**
+ * Another user's process listens on a color's port: whatever answers there is not the
+ * release ship started, and nothing is routed to it (docs/blue-green.md, Who answers on
+ * a color's port).
+ */
+export class ForeignListenerError extends ShipError {
+  readonly port: number;
+  readonly uid: number;
+  readonly user?: string;
+  constructor(host: string, port: number, what: string, owner: { uid: number; user?: string }, expectedUid: number) {
+    const who = `uid ${owner.uid}${owner.user ? ` (${owner.user})` : ''}`;
+    super(`${host}: 127.0.0.1:${port} (${what}) is held by another user: ${who} listens there, not the deploy user (uid ${expectedUid}) or root; nothing was routed to it`, {
+      host,
+      reason: 'foreign-listener',
+      hint: `find that process on ${host} (as root: ss -ltnp 'sport = :${port}') and stop it, or give the colors other ports; then deploy again`,
+    });
+    this.port = port;
+    this.uid = owner.uid;
+    this.user = owner.user;
+  }
+}
+
 /** A bug in ship itself. */
 export class InternalError extends ShipError {
   constructor(message: string, cause?: unknown) {

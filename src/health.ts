@@ -137,9 +137,12 @@ export function forwardingForbidden(e: unknown): boolean {
   return /prohibited|forwarding (is )?disabled|open failed\s*$/i.test((e as Error)?.message ?? '');
 }
 
-/** One request, forwarding first; the whole attempt (open, send, answer) within hc.timeout. */
-export async function requestOnce(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL): Promise<HttpResult> {
-  if (via.get(h) === 'tool') return viaTool(h, hc, url);
+/**
+ * One request, forwarding first; the whole attempt (open, send, answer) within hc.timeout.
+ * `redact`: values the answer may hold that must never reach output (the health token).
+ */
+export async function requestOnce(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL, redact?: string[]): Promise<HttpResult> {
+  if (via.get(h) === 'tool') return viaTool(h, hc, url, redact);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const address = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let timer: NodeJS.Timeout | undefined;
@@ -174,7 +177,7 @@ export async function requestOnce(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, 
     const r = await Promise.race([attempt, timeout]);
     if (r === 'tool') {
       via.set(h, 'tool');
-      return viaTool(h, hc, url);
+      return viaTool(h, hc, url, redact);
     }
     via.set(h, 'forward');
     return r;
@@ -191,7 +194,7 @@ const STATUS_SED = String.raw`s/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p`;
  * Where the server forbids TCP forwarding: curl (or wget) on the host itself. The
  * status comes after a marker on the last line, so any body is kept as it is.
  */
-export async function viaTool(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL): Promise<HttpResult> {
+export async function viaTool(h: HostRun, hc: Pick<Healthcheck, 'timeout'>, url: URL, redact?: string[]): Promise<HttpResult> {
   const secs = Math.max(1, Math.ceil(hc.timeout / 1000));
   const r = await h.t.exec(
     // The URL (it may hold credentials) comes on stdin, so it is never in a process's argv.
@@ -210,7 +213,7 @@ else
   echo 'neither curl nor wget is installed on the host, and it forbids TCP forwarding' >&2
   exit 127
 fi`,
-    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n`, readOnly: true },
+    { timeoutMs: hc.timeout + 2000, stdin: `${url.href}\n`, readOnly: true, redact },
   );
   const at = r.stdout.lastIndexOf(`\n${STATUS_MARK}`);
   const status = at >= 0 ? Number(r.stdout.slice(at + STATUS_MARK.length + 1).trim()) : 0;

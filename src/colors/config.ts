@@ -13,7 +13,23 @@ export const DEFAULT_GATES: Gates = { errorRate: 0.5, p95: 1.5, minRequests: 50 
  */
 export function resolveColors(merged: StageInput, app: string, hosts: HostConfig[], problems: ConfigProblem[]): Colors | undefined {
   const p = merged.processes;
+  const tokenInUrl = hosts.filter((h) => h.healthcheck?.url.includes('{token}'));
+  if (tokenInUrl.length) {
+    problems.push({
+      path: 'healthcheck.url',
+      message: `{token} in the health-check URL (on ${tokenInUrl.map((h) => h.name).join(', ')})`,
+      hint: 'ship never sends the health token: the app shows it in its answer, and contains may name it (see docs/blue-green.md, Health check)',
+    });
+  }
   if (!p) {
+    const tokenInContains = hosts.filter((h) => h.healthcheck?.contains?.includes('{token}'));
+    if (tokenInContains.length) {
+      problems.push({
+        path: 'healthcheck.contains',
+        message: `{token} without two colors (on ${tokenInContains.map((h) => h.name).join(', ')})`,
+        hint: 'the health token (SHIP_HEALTH_TOKEN) is given only to processes.start in two-color mode',
+      });
+    }
     if (merged.ports || hosts.some((h) => h.ports)) problems.push({ path: 'ports', message: 'ports without processes', hint: 'two colors need processes: { start, stop } as well (see docs/blue-green.md)' });
     if (merged.router) problems.push({ path: 'router', message: 'router without processes', hint: 'the router file is written only in two-color mode (processes + ports)' });
     return undefined;
@@ -27,7 +43,7 @@ export function resolveColors(merged: StageInput, app: string, hosts: HostConfig
     problems.push({
       path: 'healthcheck',
       message: `two colors need a health check (missing on ${noCheck.map((h) => h.name).join(', ')})`,
-      hint: "e.g. healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: '{release}' }",
+      hint: "e.g. healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: '{release} {token}' }",
     });
   }
   const r = merged.router ?? {};
@@ -35,6 +51,7 @@ export function resolveColors(merged: StageInput, app: string, hosts: HostConfig
     start: p.start,
     stop: p.stop,
     keepOld: p.keepOld ?? 'next-deploy',
+    checkListener: p.checkListener ?? true,
     ports: merged.ports ?? hosts[0].ports!,
     router: {
       file: r.file ?? '.ship/router/upstream.conf',

@@ -2,6 +2,7 @@
 import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost, hostEnv, hostExtraEnv } from '../context.js';
+import { randomBytes } from 'node:crypto';
 import { InternalError, toShipError } from '../errors.js';
 import { otherColor, type Color } from './gates.js';
 import { sh } from '../shell.js';
@@ -16,6 +17,12 @@ export interface HostColors {
   fresh?: Color;
   /** This run started the target's process (a failed health check stops it again). */
   started?: boolean;
+  /**
+   * The health token the process this run started got in SHIP_HEALTH_TOKEN: random, per
+   * run and host, held only here and in that process's environment (never written, never
+   * printed). docs/blue-green.md, Health check.
+   */
+  token?: string;
 }
 
 const runtime = new WeakMap<HostRun, HostColors>();
@@ -51,13 +58,29 @@ export function setColorEnv(h: HostRun, colors: Colors, c: Color): void {
   hostExtraEnv.set(h, { SHIP_COLOR: c, SHIP_PORT: String(portsOf(h, colors)[c]) });
 }
 
-/** Runs `processes.start` or `stop` for one color, in that release's directory. */
-export async function processCommand(ctx: Ctx, h: HostRun, which: 'start' | 'stop', c: Color, release: string) {
+/** A new health token (see HostColors.token). */
+export function newHealthToken(): string {
+  return randomBytes(24).toString('hex');
+}
+
+/**
+ * Runs `processes.start` or `stop` for one color, in that release's directory. A start
+ * gets `token` as SHIP_HEALTH_TOKEN; it is taken out of the output it returns.
+ */
+export async function processCommand(ctx: Ctx, h: HostRun, which: 'start' | 'stop', c: Color, release: string, token?: string) {
   const colors = colorsOf(ctx);
   const vars = { release, releasePath: h.paths.release(release), port: portsOf(h, colors)[c], color: c };
   const cmd = fillCommand(which === 'start' ? colors.start : colors.stop, vars);
   const cwd = (await h.t.stat(vars.releasePath))?.type === 'dir' ? vars.releasePath : h.root;
-  return h.t.exec(cmd, { cwd, env: { ...hostEnv(ctx, h), SHIP_COLOR: c, SHIP_PORT: String(vars.port), SHIP_RELEASE: release, SHIP_RELEASE_PATH: vars.releasePath }, timeoutMs: 120_000 });
+  const env = { ...hostEnv(ctx, h), SHIP_COLOR: c, SHIP_PORT: String(vars.port), SHIP_RELEASE: release, SHIP_RELEASE_PATH: vars.releasePath };
+  if (!token) return h.t.exec(cmd, { cwd, env, timeoutMs: 120_000 });
+  const r = await h.t.exec(cmd, { cwd, env: { ...env, SHIP_HEALTH_TOKEN: token }, timeoutMs: 120_000, redact: [token] });
+  return { ...r, stdout: hideToken(r.stdout, token), stderr: hideToken(r.stderr, token) };
+}
+
+/** `text` with the health token replaced (for anything shown: a health answer, a start's output). */
+export function hideToken(text: string, token: string | undefined): string {
+  return token ? text.split(token).join('<health token>') : text;
 }
 
 /** Stops what runs on a color (a failing stop is a warning: the port may be free already). */
@@ -134,4 +157,37 @@ export async function connectionsTo(h: HostRun, port: number): Promise<number | 
   );
   const n = Number(r.stdout.trim());
   return r.code === 0 && r.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
+}
+
+/** Who listens on a port of a host: the uid ship runs as there, and each listening socket's owner. */
+export interface Listeners {
+  self: number;
+  owners: Array<{ uid: number; user?: string }>;
+}
+
+/**
+ * The owners of the TCP sockets listening on `port` (any address, IPv4 and IPv6), from
+ * /proc/net/tcp and tcp6 (state 0A, the uid column), with the uid ship runs as on the
+ * host (`id -u`); undefined where /proc/net/tcp cannot be read.
+ */
+export async function listenersOn(h: HostRun, port: number): Promise<Listeners | undefined> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const r = await h.t.exec(
+    sh`test -r /proc/net/tcp || exit 3
+id -u || exit 4
+cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk -v p=${hex} '$4 == "0A" { n = split($2, a, ":"); if (toupper(a[n]) == p) print $8 }' | sort -un | while read -r u; do
+  n=$(getent passwd "$u" 2>/dev/null || awk -F: -v u="$u" '$3 == u' /etc/passwd 2>/dev/null)
+  printf '%s %s\n' "$u" "$(printf '%s' "$n" | head -n 1 | cut -d: -f1)"
+done`,
+    { readOnly: true, timeoutMs: 10_000 },
+  );
+  if (r.code !== 0) return undefined;
+  const [first, ...rest] = r.stdout.trim().split('\n');
+  const self = Number(first);
+  if (!/^\d+$/.test(first ?? '') || !Number.isSafeInteger(self)) return undefined;
+  const owners = rest
+    .map((l) => /^(\d+) ?(\S*)$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ uid: Number(m[1]), ...(m[2] ? { user: m[2] } : {}) }));
+  return { self, owners };
 }

@@ -57,6 +57,8 @@ export const processesSchema = z
     start: z.string().min(1),
     stop: z.string().min(1),
     keepOld: z.enum(['next-deploy', 'none']).optional(),
+    /** false: skip the check that the deploy user owns the socket on a color's port (hosts without /proc/net/tcp). */
+    checkListener: z.boolean().optional(),
   })
   .strict();
 

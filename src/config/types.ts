@@ -120,6 +120,8 @@ export interface Colors {
   start: string;
   stop: string;
   keepOld: 'next-deploy' | 'none';
+  /** Routes to a color only when its port's listening socket belongs to the deploy user (docs/blue-green.md). */
+  checkListener: boolean;
   ports: { blue: number; green: number };
   /** Relative paths are relative to deployTo. */
   router: { file: string; accessLog: string; reload: string; name: string };

@@ -1,6 +1,6 @@
 import { forEachHost } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
-import { colorOf, colorsOf, hostColors, idleColor, processCommand, setColorEnv, stopColor } from '../colors/runtime.js';
+import { colorOf, colorsOf, hostColors, idleColor, newHealthToken, processCommand, setColorEnv, stopColor } from '../colors/runtime.js';
 import { portsOf, writeState } from '../colors/router.js';
 import type { Step } from './types.js';
 
@@ -9,6 +9,7 @@ import type { Step } from './types.js';
  * that release (`processes.start`). Whatever an earlier deploy left running on that
  * color (the old color kept by keepOld) is stopped first. A release already running on
  * a color (a rollback to the color kept, a paused canary) is not started again.
+ * The process started gets a random health token in SHIP_HEALTH_TOKEN (color-health.ts).
  * No traffic moves here.
  */
 export const startColor = {
@@ -45,7 +46,9 @@ export const startColor = {
         return;
       }
       await stopColor(ctx, h, r, c);
-      const res = await processCommand(ctx, h, 'start', c, target);
+      // A new token for each start: the health check wants it back (docs/blue-green.md, Health check).
+      r.token = newHealthToken();
+      const res = await processCommand(ctx, h, 'start', c, target, r.token);
       r.started = true;
       // Recorded even when start failed: a half-started process is stopped by the next run.
       r.state.releases[c] = target;

@@ -18,11 +18,13 @@ import type { ExecOptions, ExecResult, Transport } from './types.js';
 const MAX_OUTPUT = 16_384;
 
 /** Values worth hiding: not ship's own SHIP_* values, not so short they would blank out ordinary text. */
-function secretValues(env: Record<string, string> | undefined): string[] {
-  return Object.entries(env ?? {})
-    .filter(([k, v]) => !k.startsWith('SHIP_') && v.length >= 3)
-    .map(([, v]) => v)
-    .sort((a, b) => b.length - a.length);
+function secretValues(env: Record<string, string> | undefined, extra: string[] = []): string[] {
+  return [
+    ...Object.entries(env ?? {})
+      .filter(([k, v]) => (!k.startsWith('SHIP_') || k === 'SHIP_HEALTH_TOKEN') && v.length >= 3)
+      .map(([, v]) => v),
+    ...extra.filter((v) => v.length >= 3),
+  ].sort((a, b) => b.length - a.length);
 }
 
 export function redactText(text: string, secrets: string[]): string {
@@ -68,10 +70,11 @@ export function traceTransport(t: Transport, events: Events): Transport {
     home: () => t.home(),
     async exec(command: Shell, opts?: ExecOptions): Promise<ExecResult> {
       const started = Date.now();
-      let secrets = secretValues(opts?.env);
+      const extra = opts?.redact ?? [];
+      let secrets = secretValues(opts?.env, extra);
       try {
         const r = await t.exec(command, opts);
-        if (opts?.envFile) secrets = secretValues((await resolveEnvFile((p) => t.readFile(p), opts).catch(() => opts)).env);
+        if (opts?.envFile) secrets = secretValues((await resolveEnvFile((p) => t.readFile(p), opts).catch(() => opts)).env, extra);
         emit('exec', r.command, started, r.code, r.stdout, r.stderr, secrets);
         return r;
       } catch (e) {

@@ -17,6 +17,8 @@ export interface ExecOptions {
    * read-only transport lets it through. Every other command counts as a write there.
    */
   readOnly?: boolean;
+  /** More values that must never reach output (`--verbose` shows the command's output with them replaced). */
+  redact?: string[];
 }
 
 export interface ExecResult {
