@@ -17,7 +17,7 @@ import { foldLine, type Color, type Tally } from './gates.js';
 /** Bytes one window reads at most from one host's log. */
 export const WINDOW_CAP = 64 * 1024 * 1024;
 /** Bytes fetched by one command. */
-export const CHUNK = 4 * 1024 * 1024;
+export const CHUNK = 1 * 1024 * 1024;
 /** A "line" longer than this without a newline is not a log line of ours: skipped. */
 const MAX_LINE = 64 * 1024;
 
