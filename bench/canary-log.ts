@@ -1,6 +1,6 @@
 /**
  * Peak memory of the deployer while the weighted canary judges one window of the router's
- * access log (docs/blue-green.md, "Canary gates"): LINES lines (1,000,000 by default,
+ * access log (docs/blue-green.md, "The weighted canary and how the gates read"): LINES lines (1,000,000 by default,
  * ~51 MB) on a real sshd host, read over SSH and judged, each variant in a fresh node
  * process whose peak RSS (getrusage maxrss) is printed.
  *

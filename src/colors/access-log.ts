@@ -1,5 +1,5 @@
 /**
- * Reading the router's access log for the canary (docs/blue-green.md, "Canary gates"):
+ * Reading the router's access log for the canary (docs/blue-green.md, "The weighted canary and how the gates read"):
  * only the bytes written since the last read, in bounded chunks, each line folded into
  * the per-color tallies at once, so the deployer's memory does not grow with the log.
  *

@@ -1,6 +1,6 @@
 /**
  * The canary's judgement, pure: access-log lines in, figures per color and a verdict out.
- * See docs/blue-green.md, "Canary gates".
+ * See docs/blue-green.md, "The weighted canary and how the gates read".
  *
  * A log line is `$time_iso8601 $upstream_addr $status $request_time $cookie_ship_route`
  * (the nginx-bluegreen template's `<app>_colors` format); lines of the older format,
