@@ -5,7 +5,8 @@
  * followed to the file it names. The log files are written on the host (the sshd's deploy
  * root) as nginx would append them; the figures are the canary's own tallies.
  */
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -14,6 +15,7 @@ import { logCursor, readWindow } from '../../src/colors/access-log.js';
 import { newTallies } from '../../src/colors/gates.js';
 import type { HostRun } from '../../src/context.js';
 import { SshTransport } from '../../src/transport/ssh.js';
+import { ROOT } from '../harness/ship.js';
 import { sharedSshHosts } from '../harness/sshd.js';
 
 interface T {
@@ -121,6 +123,23 @@ test('a symlinked log is followed: sizes and bytes are those of the file it name
   renameSync(tmp, link);
   await readWindow(h, cur, ports, t);
   assert.is(t.blue.requests, 4);
+});
+
+test('a 400,000-line window (20 MB) is judged in a process whose heap is capped at 32 MB', async ({ dir }) => {
+  // A bound, not a timing: a reader that holds the window (its text, its lines, an entry
+  // per line) needs several times the file's size in heap and dies here; one that folds
+  // chunks into fixed-size tallies needs the same few MB for any window.
+  const file = path.join(dir, 'big.log');
+  const fd = openSync(file, 'w');
+  for (let b = 0; b < 40; b++) writeSync(fd, lines(9000, ports.blue, 200) + lines(1000, ports.green, 500));
+  closeSync(fd);
+  const r = spawnSync(process.execPath, ['--max-old-space-size=32', '--import', 'tsx', path.join(ROOT, 'test/harness/canary-log-child.ts'), file], { cwd: ROOT, encoding: 'utf8' });
+  assert.is(r.status, 0, `the reader died (exit ${r.status ?? r.signal}): ${r.stderr.split('\n').filter((l) => !/^\s+at /.test(l)).slice(0, 6).join('\n')}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  assert.is(out.blue.requests, 360_000);
+  assert.is(out.green.requests, 40_000);
+  assert.is(out.green.errors, 40_000);
+  assert.is(out.read.bytes, statSync(file).size);
 });
 
 test.run();
