@@ -8,7 +8,7 @@ import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv, run } from '../context.js';
 import { ShipError } from '../errors.js';
-import { quote, raw, sh, Shell } from '../shell.js';
+import { quote, raw, Shell } from '../shell.js';
 import { writeAtomic } from '../transport/write-atomic.js';
 import { type Color } from './gates.js';
 

@@ -3,8 +3,9 @@
  * `stepTime`, reads what each host's router access log gained since the last read (the
  * step's first read starts at the log's end when the weights changed; access-log.ts),
  * and judges the new color against the old one over all hosts together, on everything
- * read since the step began (docs/blue-green.md, "The weighted canary and how the gates read"). Too few requests on the new color: the window is extended (up to
- * MAX_WINDOWS in all). A failed gate moves all traffic back to the old color at once,
+ * read since the step began (docs/blue-green.md, "The weighted canary and how the gates
+ * read"). Too few requests on the new color: the window is extended (up to MAX_WINDOWS
+ * in all). A failed gate moves all traffic back to the old color at once,
  * stops the new color and throws, naming the gate with both colors' figures.
  */
 import type { Ctx, HostRun } from '../context.js';
