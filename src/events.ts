@@ -35,7 +35,7 @@ export type ShipEvent =
       percent: number;
       status: 'start' | 'passed' | 'failed' | 'waiting' | 'paused';
       release: string;
-      figures?: Record<string, { requests: number; errors: number; errorRate: number; p95: number | null }>;
+      figures?: Record<string, { requests: number; errors: number; errorRate: number; p95: number | null; pinned?: number }>;
       gate?: string;
       message?: string;
     }

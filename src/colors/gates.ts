@@ -1,11 +1,17 @@
 /**
  * The canary's judgement, pure: access-log lines in, figures per color and a verdict out.
+ * See docs/blue-green.md, "The weighted canary and how the gates read".
  *
- * Log lines end with `$upstream_addr $status $request_time` (the nginx-bluegreen template's
- * `ship_colors` format puts `$time_iso8601` in front). `$upstream_addr` may list several
- * addresses (`127.0.0.1:3001, 127.0.0.1:3002` after nginx tried the next server): the
- * last one answered. Lines whose upstream is neither color (static files, `-`) are not
- * counted.
+ * A log line is `$time_iso8601 $upstream_addr $status $request_time $cookie_ship_route`
+ * (the nginx-bluegreen template's `<app>_colors` format); lines of the older format,
+ * without the cookie, still parse. `$upstream_addr` may list several addresses
+ * (`127.0.0.1:3001, 127.0.0.1:3002` after nginx tried the next server): the last one
+ * answered. Lines whose upstream is neither color (static files, `-`) are not counted,
+ * and neither are requests that carried a `ship_route` cookie (a pin): any client can
+ * set that cookie, so a pinned client must not be able to fail or pass a canary.
+ *
+ * Lines are folded one at a time into a Tally per color (counters and a fixed-size
+ * histogram of request times), so a window of any length takes the same memory.
  */
 import type { Gates } from '../config/types.js';
 
@@ -17,18 +23,23 @@ export interface LogEntry {
   status: number;
   /** Seconds ($request_time). */
   time: number;
+  /** The ship_route cookie the request carried (absent when it carried none: nginx logs `-`). */
+  pin?: string;
 }
 
-const LINE = /(\S+(?:, \S+)*) (\d{3}) (\d+(?:\.\d+)?)\s*$/;
+/** time, upstream(s), status, request time, then (newer format) the cookie: the rest of the line. */
+const LINE = /^\S+ (\S+(?:(?:, | : )\S+)*) (\d{3}) (\d+(?:\.\d+)?)(?: (.*?))?\s*$/;
 
-/** One access-log line, or undefined when it does not end in the three fields. */
+/** One access-log line, or undefined when it is not of the format above. */
 export function parseLine(line: string): LogEntry | undefined {
   const m = LINE.exec(line);
   if (!m) return undefined;
   const addrs = m[1].split(/\s*[,:]\s+/).filter(Boolean);
   const upstream = addrs.at(-1) ?? m[1];
   if (upstream === '-') return undefined;
-  return { upstream, status: Number(m[2]), time: Number(m[3]) };
+  const e: LogEntry = { upstream, status: Number(m[2]), time: Number(m[3]) };
+  if (m[4] !== undefined && m[4] !== '' && m[4] !== '-') e.pin = m[4];
+  return e;
 }
 
 export interface Figures {
@@ -38,6 +49,8 @@ export interface Figures {
   errorRate: number;
   /** Seconds; NaN with no requests. */
   p95: number;
+  /** Requests to this color left out because they carried a ship_route cookie. */
+  pinned?: number;
 }
 
 /** The q-quantile (nearest rank) of the values; NaN when there are none. */
@@ -47,27 +60,119 @@ export function quantile(values: number[], q: number): number {
   return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))];
 }
 
+/** Request times below this many milliseconds have a bucket each (nginx logs milliseconds). */
+const EXACT_MS = 1000;
+/** Above EXACT_MS, bucket bounds grow by this factor: a quantile is within 0.1 % of the true value. */
+const GROWTH = 1.002;
+/** The last bucket holds everything from about one hour up. */
+const LOG_BUCKETS = Math.ceil(Math.log(3600) / Math.log(GROWTH));
+
+/**
+ * A bounded quantile sketch of request times: a fixed histogram (about 5,100 buckets,
+ * 41 KB) however many values it is given. Exact to the millisecond below one second,
+ * log-spaced above it (each bucket 0.2 % wide, a quantile within 0.1 %).
+ */
+export class TimeSketch {
+  readonly counts = new Float64Array(EXACT_MS + LOG_BUCKETS + 1);
+  n = 0;
+
+  add(seconds: number): void {
+    this.counts[bucketOf(seconds)]++;
+    this.n++;
+  }
+
+  merge(other: TimeSketch): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i];
+    this.n += other.n;
+  }
+
+  /** The q-quantile (nearest rank) in seconds; NaN when empty. */
+  quantile(q: number): number {
+    if (!this.n) return NaN;
+    const rank = Math.min(this.n, Math.max(1, Math.ceil(q * this.n)));
+    let seen = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      seen += this.counts[i];
+      if (seen >= rank) return valueOf(i);
+    }
+    return valueOf(this.counts.length - 1);
+  }
+}
+
+function bucketOf(seconds: number): number {
+  const ms = Math.max(0, Math.round(seconds * 1000));
+  if (ms < EXACT_MS) return ms;
+  const i = Math.floor(Math.log(ms / EXACT_MS) / Math.log(GROWTH));
+  return EXACT_MS + Math.min(LOG_BUCKETS, i);
+}
+
+/** A bucket's value in seconds: its millisecond, or the geometric middle of its bounds. */
+function valueOf(i: number): number {
+  if (i < EXACT_MS) return i / 1000;
+  const k = i - EXACT_MS;
+  return (EXACT_MS * GROWTH ** (k + 0.5)) / 1000;
+}
+
+/** Counters and request times of one color over a window (pinned requests counted apart). */
+export class Tally {
+  requests = 0;
+  errors = 0;
+  pinned = 0;
+  readonly times = new TimeSketch();
+
+  add(e: LogEntry): void {
+    if (e.pin !== undefined) {
+      this.pinned++;
+      return;
+    }
+    this.requests++;
+    if (e.status >= 500) this.errors++;
+    this.times.add(e.time);
+  }
+
+  merge(other: Tally): this {
+    this.requests += other.requests;
+    this.errors += other.errors;
+    this.pinned += other.pinned;
+    this.times.merge(other.times);
+    return this;
+  }
+
+  figures(): Figures {
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      errorRate: this.requests ? (100 * this.errors) / this.requests : 0,
+      p95: this.times.quantile(0.95),
+      pinned: this.pinned,
+    };
+  }
+}
+
 export function figures(entries: LogEntry[]): Figures {
-  const errors = entries.filter((e) => e.status >= 500).length;
-  return {
-    requests: entries.length,
-    errors,
-    errorRate: entries.length ? (100 * errors) / entries.length : 0,
-    p95: quantile(entries.map((e) => e.time), 0.95),
-  };
+  const t = new Tally();
+  for (const e of entries) t.add(e);
+  return t.figures();
+}
+
+export function newTallies(): Record<Color, Tally> {
+  return { blue: new Tally(), green: new Tally() };
+}
+
+/** Folds one log line into the tally of the color (by port) that answered it; other lines are skipped. */
+export function foldLine(line: string, ports: Record<Color, number>, into: Record<Color, Tally>): void {
+  const e = parseLine(line);
+  if (!e) return;
+  const port = Number(/:(\d+)$/.exec(e.upstream)?.[1]);
+  if (port === ports.blue) into.blue.add(e);
+  else if (port === ports.green) into.green.add(e);
 }
 
 /** Splits log text into figures per color, by the port each color listens on. */
 export function colorFigures(text: string, ports: Record<Color, number>): Record<Color, Figures> {
-  const by: Record<Color, LogEntry[]> = { blue: [], green: [] };
-  for (const line of text.split('\n')) {
-    const e = parseLine(line);
-    if (!e) continue;
-    const port = Number(/:(\d+)$/.exec(e.upstream)?.[1]);
-    if (port === ports.blue) by.blue.push(e);
-    else if (port === ports.green) by.green.push(e);
-  }
-  return { blue: figures(by.blue), green: figures(by.green) };
+  const t = newTallies();
+  for (const line of text.split('\n')) foldLine(line, ports, t);
+  return { blue: t.blue.figures(), green: t.green.figures() };
 }
 
 /** nginx logs $request_time in milliseconds: p95s closer than this are the same. */
@@ -84,7 +189,8 @@ const secs = (x: number) => (Number.isNaN(x) ? 'n/a' : `${Number(x.toFixed(3))} 
 
 /** One line with both colors' figures, for messages and logs. */
 export function describe(fresh: Figures, old: Figures, names: { fresh: string; old: string }): string {
-  const one = (n: string, f: Figures) => `${n}: ${f.requests} requests, ${f.errors} 5xx (${pct(f.errorRate)}), p95 ${secs(f.p95)}`;
+  const one = (n: string, f: Figures) =>
+    `${n}: ${f.requests} requests, ${f.errors} 5xx (${pct(f.errorRate)}), p95 ${secs(f.p95)}${f.pinned ? ` (${f.pinned} pinned by cookie, not counted)` : ''}`;
   return `${one(names.fresh, fresh)}; ${one(names.old, old)}`;
 }
 

@@ -8,7 +8,7 @@ import type { Colors } from '../config/types.js';
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv, run } from '../context.js';
 import { ShipError } from '../errors.js';
-import { quote, raw, sh, Shell } from '../shell.js';
+import { quote, raw, Shell } from '../shell.js';
 import { writeAtomic } from '../transport/write-atomic.js';
 import { type Color } from './gates.js';
 
@@ -121,18 +121,4 @@ export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: Color
 export function fillCommand(template: string, vars: { release: string; releasePath: string; port: number; color: Color }): Shell {
   const text = template.replace(/\{(release|releasePath|port|color)\}/g, (_, k: keyof typeof vars) => quote(vars[k]));
   return new Shell(text);
-}
-
-/** Size in bytes of a file on the host (0 when missing): where a canary window starts. */
-export async function fileSize(h: HostRun, file: string): Promise<number> {
-  return (await h.t.stat(file))?.size ?? 0;
-}
-
-/** The bytes of a log written since `offset` (all of it when the log was rotated below it). */
-export async function readSince(h: HostRun, file: string, offset: number): Promise<string> {
-  const size = await fileSize(h, file);
-  const from = size < offset ? 0 : offset;
-  if (size === from) return '';
-  const r = await run(h, sh`tail -c +${from + 1} -- ${file} | head -c ${size - from}`, `reading the router's access log ${file}`, { readOnly: true });
-  return r.stdout;
 }

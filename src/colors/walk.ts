@@ -1,17 +1,20 @@
 /**
  * The weighted canary: each step sets the weights on every host at once, waits
- * `stepTime`, reads each host's router access log for that window (from the byte offset
- * it had when the step began), and judges the new color against the old one over all
- * hosts together. Too few requests on the new color: the window is extended (up to
- * MAX_WINDOWS in all). A failed gate moves all traffic back to the old color at once,
+ * `stepTime`, reads what each host's router access log gained since the last read (the
+ * step's first read starts at the log's end when the weights changed; access-log.ts),
+ * and judges the new color against the old one over all hosts together, on everything
+ * read since the step began (docs/blue-green.md, "The weighted canary and how the gates
+ * read"). Too few requests on the new color: the window is extended (up to MAX_WINDOWS
+ * in all). A failed gate moves all traffic back to the old color at once,
  * stops the new color and throws, naming the gate with both colors' figures.
  */
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
-import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
-import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
+import { judge, newTallies, otherColor, Tally, weightsFor, type Color, type Figures } from './gates.js';
+import { logCursor, readWindow, type LogCursor } from './access-log.js';
+import { applyRouter, portsOf, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, retireColors } from './runtime.js';
 
 /** A step waits at most this many stepTimes for minRequests. */
@@ -38,7 +41,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
   const canJudge = noOld.length === 0;
   for (let i = resumeAt; i < steps.length; i++) {
     const percent = canJudge ? steps[i] : 100;
-    const logs = new Map<HostRun, { file: string; offset: number }>();
+    const logs = new Map<HostRun, HostLog>();
     await forEachHost(ctx, 'route', hosts, async (h) => {
       const r = await hostColors(h);
       r.state.weights = weightsFor(r.fresh!, percent);
@@ -47,7 +50,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
       await applyRouter(ctx, h, colors, r.state);
       // The window starts once this host's router has the new weights.
       const file = routerPath(h, colors.router.accessLog);
-      logs.set(h, { file, offset: await fileSize(h, file) });
+      logs.set(h, { cursor: await logCursor(h, file), tallies: newTallies() });
       return `${percent} % on ${r.fresh} (${release})`;
     });
     if (percent === 100) return 'done';
@@ -93,33 +96,50 @@ async function sleepUnlessInterrupted(ctx: Ctx, ms: number): Promise<void> {
   while (Date.now() < end && !ctx.interrupted) await sleep(Math.min(250, end - Date.now()));
 }
 
-/** Both roles' figures over every host: the new color's lines and the old one's. */
-async function readFigures(ctx: Ctx, hosts: HostRun[], logs: Map<HostRun, { file: string; offset: number }>): Promise<{ fresh: Figures; old: Figures }> {
+/** One host's access log during a step: where reading stands, and what it read so far. */
+interface HostLog {
+  cursor: LogCursor;
+  tallies: Record<Color, Tally>;
+}
+
+/**
+ * Both roles' figures over every host since the step began: each host's log is read
+ * from where the last window stopped (only new bytes), folded into that host's tallies.
+ */
+async function readFigures(ctx: Ctx, hosts: HostRun[], logs: Map<HostRun, HostLog>): Promise<{ fresh: Figures; old: Figures }> {
   const colors = colorsOf(ctx);
-  const fresh: LogEntry[] = [];
-  const old: LogEntry[] = [];
   await forEachHost(ctx, 'read log', hosts, async (h) => {
     const r = await hostColors(h);
     const l = logs.get(h)!;
-    const text = await readSince(h, l.file, l.offset);
-    const ports = portsOf(h, colors);
-    const per = colorFigures(text, ports);
-    const fc = r.fresh!;
-    for (const line of text.split('\n')) {
-      const e = parseLine(line);
-      const port = e && Number(/:(\d+)$/.exec(e.upstream)?.[1]);
-      if (!e) continue;
-      if (port === ports[fc]) fresh.push(e);
-      else if (port === ports[otherColor(fc)]) old.push(e);
+    const read = await readWindow(h, l.cursor, portsOf(h, colors), l.tallies);
+    if (read.rotated) ctx.events.log(`the access log ${l.cursor.file} was rotated: reading the new one from its start`, h.name);
+    if (read.skipped) {
+      ctx.events.warn(
+        `the access log ${l.cursor.file} grew by ${mib(read.skipped + read.bytes)} since the last read, more than ship reads in one window: judging on the last ${mib(read.bytes)}`,
+        h.name,
+      );
     }
-    return `${fc}: ${per[fc].requests} requests, ${per[fc].errors} 5xx; ${otherColor(fc)}: ${per[otherColor(fc)].requests}, ${per[otherColor(fc)].errors} 5xx`;
+    const fc = r.fresh!;
+    const f = l.tallies[fc];
+    const o = l.tallies[otherColor(fc)];
+    return `${fc}: ${f.requests} requests, ${f.errors} 5xx; ${otherColor(fc)}: ${o.requests}, ${o.errors} 5xx${f.pinned + o.pinned ? `; ${f.pinned + o.pinned} pinned by cookie, not counted` : ''}`;
   });
-  return { fresh: figures(fresh), old: figures(old) };
+  const fresh = new Tally();
+  const old = new Tally();
+  for (const h of hosts) {
+    const r = await hostColors(h);
+    const t = logs.get(h)!.tallies;
+    fresh.merge(t[r.fresh!]);
+    old.merge(t[otherColor(r.fresh!)]);
+  }
+  return { fresh: fresh.figures(), old: old.figures() };
 }
+
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 function out(f?: { fresh: Figures; old: Figures }) {
   if (!f) return undefined;
-  const one = (x: Figures) => ({ requests: x.requests, errors: x.errors, errorRate: Number(x.errorRate.toFixed(3)), p95: Number.isNaN(x.p95) ? null : x.p95 });
+  const one = (x: Figures) => ({ requests: x.requests, errors: x.errors, errorRate: Number(x.errorRate.toFixed(3)), p95: Number.isNaN(x.p95) ? null : x.p95, pinned: x.pinned ?? 0 });
   return { new: one(f.fresh), old: one(f.old) };
 }
 
