@@ -186,7 +186,7 @@ const QUERIES = new Set(['releases', 'status', 'check', 'exec', 'init', 'history
 export async function runCli(argv: string[]): Promise<number> {
   let exitCode = 0;
   const jsonWanted = argv.includes('--json');
-  if (argv.includes('--get-yargs-completions')) completionStages = await stageNames(argv);
+  if (argv.includes('--get-yargs-completions')) completionStages = await stageNames(argv, true);
   const run =
     (h: Handler) =>
     async (a: Common): Promise<void> => {
@@ -359,8 +359,12 @@ async function stagesHint(argv: string[]): Promise<string> {
   return names.length ? `stages: ${names.join(', ')}` : 'the stages are the keys of `stages` in the config';
 }
 
-/** Loads the config (quietly) to learn its stage names, for hints and completion. */
-async function stageNames(argv: string[]): Promise<string[]> {
+/**
+ * Loads the config (quietly) to learn its stage names, for hints and completion. For
+ * completion (`noCode`), a JS/TS config is never run (a Tab press must not run project
+ * code): its stage names are read from its text (staticStageNames), best effort.
+ */
+async function stageNames(argv: string[], noCode = false): Promise<string[]> {
   const flag = (name: string) => {
     const i = argv.findIndex((w) => w === `--${name}` || w.startsWith(`--${name}=`));
     if (i < 0) return undefined;
@@ -368,9 +372,12 @@ async function stageNames(argv: string[]): Promise<string[]> {
   };
   try {
     const { loadConfig } = await import('./config/load.js');
-    return (await loadConfig({ cwd: flag('cwd'), configFile: flag('config') })).stageNames;
-  } catch {
-    return [];
+    return (await loadConfig({ cwd: flag('cwd'), configFile: flag('config'), noCode })).stageNames;
+  } catch (e) {
+    const file = (e as { codeConfig?: string }).codeConfig;
+    if (!file) return [];
+    const { staticStageNames } = await import('./config/load.js');
+    return staticStageNames(file);
   }
 }
 

@@ -159,15 +159,46 @@ const DENIED: Record<string, string> = {
   EROFS: 'read-only file system',
 };
 
-/** A file on this machine ship may not read or write: the user's to fix, not a bug. */
+/** What a file-system errno means, for the errors that name a path on this machine. */
+const ERRNO: Record<string, string> = {
+  ...DENIED,
+  ELOOP: 'too many levels of symbolic links (a symlink loop?)',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'is a directory',
+  EEXIST: 'already exists',
+  ENOTEMPTY: 'directory not empty',
+  ENAMETOOLONG: 'name too long',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EBUSY: 'resource busy',
+  EXDEV: 'on another file system',
+  EIO: 'input/output error',
+  ETXTBSY: 'text file busy',
+};
+
+/** A file or directory on this machine that ship could not use: the user's to fix, not a bug. Names the path. */
+export class LocalFileError extends ShipError {
+  readonly path: string;
+  readonly code: string;
+  constructor(e: NodeJS.ErrnoException & { code: string; path: string }) {
+    const op = e.syscall ? ` (${e.syscall})` : '';
+    super(`${e.path}: ${ERRNO[e.code] ?? e.code}${op}`, {
+      reason: DENIED[e.code] ? 'local-permission' : 'local-file',
+      hint: DENIED[e.code] ? `check the owner and mode of ${e.path} and its parent directories on this machine` : `check ${e.path} on this machine`,
+      cause: e,
+    });
+    this.path = e.path;
+    this.code = e.code;
+  }
+}
+
+/** An errno error (EACCES, ELOOP, ENOSPC, …) that names a path on this machine becomes a LocalFileError. */
 function localFileError(e: NodeJS.ErrnoException | undefined): ShipError | undefined {
-  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || !DENIED[e.code] || typeof e.path !== 'string') return undefined;
-  const op = e.syscall ? ` (${e.syscall})` : '';
-  return new ShipError(`${e.path}: ${DENIED[e.code]}${op}`, {
-    reason: 'local-permission',
-    hint: `check the owner and mode of ${e.path} and its parent directories on this machine`,
-    cause: e,
-  });
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || !/^E[A-Z0-9]+$/.test(e.code) || typeof e.path !== 'string') return undefined;
+  return new LocalFileError(e as NodeJS.ErrnoException & { code: string; path: string });
 }
 
 /** Another run holds (or took) the lock: graceful, never answered with `failed` hooks. */

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeCacheFile } from './cache-file.js';
 import type { Manifest } from './build.js';
 
 type Entry = Manifest['files'][number];
@@ -84,14 +85,11 @@ export class ManifestCache {
     return parseManifest(text);
   }
 
-  /** Stores `text` under its hash (temp file, then rename); errors are ignored: it is a cache. */
+  /** Stores `text` under its hash (random temp name opened exclusively, then rename: cache-file.ts); errors are ignored: it is a cache. */
   async put(text: string): Promise<void> {
     const hash = sha256(text);
     try {
-      await fs.mkdir(this.dir, { recursive: true });
-      const tmp = `${this.file(hash)}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, text);
-      await fs.rename(tmp, this.file(hash));
+      await writeCacheFile(this.file(hash), text);
       await this.trim();
     } catch {
       /* a cache */

@@ -31,6 +31,7 @@ export interface CommandResult {
 export async function loadStage(o: CommandOptions): Promise<Stage> {
   const cfg = await loadConfig({ cwd: o.cwd, configFile: o.configFile });
   if (cfg.shadowed?.length) o.events?.warn(`several config files in ${cfg.dir}: ${[cfg.file, ...cfg.shadowed].map((f) => path.basename(f)).join(', ')}; ship uses ${path.basename(cfg.file)}`);
+  for (const w of cfg.warnings ?? []) o.events?.warn(w);
   const stage = cfg.stage(o.stage);
   let hosts = stage.hosts;
   if (o.hosts?.length) {

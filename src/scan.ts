@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, lstatSync, openSync, promises as fs, readdirSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
+import { writeCacheFile } from './cache-file.js';
 import type { BuildInfo } from './context.js';
 import { ShipError } from './errors.js';
 
@@ -149,17 +150,14 @@ export async function applyHashCache(build: BuildInfo, file: string): Promise<nu
   return hits;
 }
 
-/** Writes the cache for the build's hashed files, atomically (temp file, then rename). */
+/** Writes the cache for the build's hashed files, atomically (random temp name opened exclusively, then rename: cache-file.ts). */
 export async function saveHashCache(build: BuildInfo, file: string): Promise<void> {
   const e: CacheEntry[] = [];
   for (const f of build.files) {
     const k = statKeys.get(f);
     if (k && f.sha256) e.push([f.path, k.size, k.mtimeMs, k.ctimeMs, k.ino, f.sha256]);
   }
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ v: 1, e }));
-  await fs.rename(tmp, file);
+  await writeCacheFile(file, JSON.stringify({ v: 1, e }));
 }
 
 // ---- hashing --------------------------------------------------------------------------

@@ -2,6 +2,7 @@ import { cosmiconfig } from 'cosmiconfig';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
 import { configSchema, toMs, type HostInput, type ShipConfigInput, type StageInput } from './schema.js';
 import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
@@ -34,10 +35,17 @@ export const SEARCH_PLACES = [
 const tsLoader = async (file: string): Promise<unknown> => (await import('./ts-loader.js')).loadTsConfig(file);
 const TS_LOADERS = { '.ts': tsLoader, '.mts': tsLoader, '.cts': tsLoader };
 
+/** What a config that is code stands for when it must not run (completion): its file only. */
+const CODE = Symbol('ship.codeConfig');
+const notRun = (): unknown => ({ [CODE]: true });
+const NO_CODE_LOADERS = Object.fromEntries(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'].map((x) => [x, notRun]));
+
 export interface LoadOptions {
   cwd?: string;
   /** An explicit config file (--config). */
   configFile?: string;
+  /** Never run a JS/TS config (shell completion): such a config is a UsageError with reason 'code-config'. */
+  noCode?: boolean;
 }
 
 export interface LoadedConfig {
@@ -47,6 +55,8 @@ export interface LoadedConfig {
   stageNames: string[];
   /** Other config files in the same directory, which ship does not read (`file` wins). */
   shadowed?: string[];
+  /** What loading it had to say (an untrusted TypeScript cache directory). */
+  warnings?: string[];
   /** The merged, checked config of one stage; UsageError (exit 2) when unknown. */
   stage(name: string): Stage;
 }
@@ -56,12 +66,65 @@ export function defineConfig(config: ShipConfigInput): ShipConfigInput {
   return config;
 }
 
+/**
+ * The directories the config is looked for in, nearest first: from `cwd` up to the project
+ * root and no further (README, "Config"). The project root is the first directory going up
+ * with a `.git`, or with a `package.json` — unless that package is a member of a workspace
+ * (a `package.json` above it, up to the next `.git`, whose `workspaces` names it): then the
+ * workspace root. With neither, the search stops at the home directory (or `/`).
+ */
+export function searchDirs(cwd: string, home = os.homedir()): string[] {
+  const dirs: string[] = [];
+  let stop: string | undefined;
+  for (let d = path.resolve(cwd); ; d = path.dirname(d)) {
+    dirs.push(d);
+    if (d === stop) break;
+    if (!stop) {
+      if (existsSync(path.join(d, '.git'))) break;
+      if (existsSync(path.join(d, 'package.json'))) {
+        stop = workspaceRootOf(d, home);
+        if (!stop) break;
+      }
+    }
+    if (d === home || path.dirname(d) === d) break;
+  }
+  return dirs;
+}
+
+/** The workspace root above package directory `pkg` whose `workspaces` lists it, if any (up to the next `.git`). */
+function workspaceRootOf(pkg: string, home: string): string | undefined {
+  for (let d = path.dirname(pkg); ; d = path.dirname(d)) {
+    const patterns = workspacePatterns(path.join(d, 'package.json'));
+    if (patterns.length) {
+      const rel = path.relative(d, pkg).split(path.sep).join('/');
+      const norm = (p: string) => p.replace(/^\.\//, '').replace(/\/+$/, '');
+      const yes = patterns.filter((p) => !p.startsWith('!')).map(norm);
+      const no = patterns.filter((p) => p.startsWith('!')).map((p) => norm(p.slice(1)));
+      if (yes.length && picomatch(yes)(rel) && !(no.length && picomatch(no)(rel))) return d;
+    }
+    if (existsSync(path.join(d, '.git')) || d === home || path.dirname(d) === d) return undefined;
+  }
+}
+
+/** `workspaces` of a package.json (npm/yarn: an array, or `{ packages: [...] }`); [] when none. */
+function workspacePatterns(file: string): string[] {
+  try {
+    const w = (JSON.parse(readFileSync(file, 'utf8')) as { workspaces?: unknown }).workspaces;
+    const list = Array.isArray(w) ? w : w && typeof w === 'object' && Array.isArray((w as { packages?: unknown }).packages) ? (w as { packages: unknown[] }).packages : [];
+    return list.filter((x): x is string => typeof x === 'string');
+  } catch {
+    return [];
+  }
+}
+
 export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
   const cwd = path.resolve(opts.cwd ?? process.cwd());
-  const explorer = cosmiconfig('ship', { searchStrategy: 'global', searchPlaces: SEARCH_PLACES, loaders: TS_LOADERS });
-  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  const explorer = cosmiconfig('ship', { searchStrategy: 'none', searchPlaces: SEARCH_PLACES, loaders: opts.noCode ? NO_CODE_LOADERS : TS_LOADERS });
+  let found: { config: unknown; filepath: string; isEmpty?: boolean } | null = null;
+  const dirs = opts.configFile ? [] : searchDirs(cwd);
   try {
-    found = opts.configFile ? await explorer.load(path.resolve(cwd, opts.configFile)) : await explorer.search(cwd);
+    if (opts.configFile) found = await explorer.load(path.resolve(cwd, opts.configFile));
+    else for (const d of dirs) if ((found = await explorer.search(d)) && !found.isEmpty) break;
   } catch (e) {
     const where = opts.configFile ? path.resolve(cwd, opts.configFile) : cwd;
     throw new UsageError(`could not read the config (${where}): ${(e as Error).message}`, {
@@ -69,13 +132,106 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     });
   }
   if (!found || found.isEmpty) {
-    throw new UsageError(`no ship config found from ${cwd} upward`, {
+    const top = dirs[dirs.length - 1];
+    throw new UsageError(`no ship config found from ${cwd} upward${top && top !== cwd ? ` (up to ${top}, where the search stops)` : ''}`, {
       hint: 'run `ship init` to write one, or pass --config <file>',
     });
   }
+  if (found.config && typeof found.config === 'object' && CODE in found.config) {
+    throw Object.assign(new UsageError(`${found.filepath} is code, which is not run here`, { reason: 'code-config' }), { codeConfig: found.filepath });
+  }
+  const warnings = (await import('./ts-loader.js')).takeTsCacheWarnings();
   const cfg = parseConfig(found.config, found.filepath, { packageDir: workspacePackage(cwd, path.dirname(found.filepath)) });
   if (!opts.configFile) cfg.shadowed = shadowedConfigs(found.filepath);
+  if (warnings.length) cfg.warnings = warnings;
   return cfg;
+}
+
+/**
+ * The stage names of a JS/TS config read from its text, without running it (shell
+ * completion): the keys of the first `stages: { … }` object literal. Best effort: stages
+ * built by code are not seen. [] when the file cannot be read.
+ */
+export function staticStageNames(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  // Comments become spaces; `quoted` marks the characters inside string literals.
+  const quoted = new Uint8Array(text.length);
+  let src = '';
+  for (let i = 0; i < text.length; ) {
+    const c = text[i];
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' ? 2 : 1;
+      quoted.fill(1, i + 1, Math.min(j, text.length));
+      src += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (text.startsWith('//', i) || text.startsWith('/*', i)) {
+      const end = text.startsWith('//', i) ? text.indexOf('\n', i) : text.indexOf('*/', i) + 2;
+      const j = end <= 1 || end < i ? text.length : end;
+      src += text.slice(i, j).replace(/[^\n]/g, ' ');
+      i = j;
+    } else {
+      src += c;
+      i++;
+    }
+  }
+  const re = /(?:stages|'stages'|"stages")\s*:\s*\{/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(src)) && (quoted[m.index] || /[\w$]/.test(src[m.index - 1] ?? ''))) {
+    /* inside a string, or part of a longer name: look further */
+  }
+  if (!m) return [];
+  const names: string[] = [];
+  let depth = 1;
+  let expectKey = true;
+  let i = m.index + m[0].length;
+  const str = (): string => {
+    const q = src[i++];
+    let out = '';
+    while (i < src.length && src[i] !== q) {
+      if (src[i] === '\\') i++;
+      out += src[i++] ?? '';
+    }
+    i++;
+    return out;
+  };
+  while (i < src.length && depth > 0) {
+    while (/\s/.test(src[i] ?? '')) i++;
+    const c = src[i];
+    if (c === undefined) break;
+    if (depth === 1 && expectKey) {
+      expectKey = false;
+      let key: string | undefined;
+      if (c === '"' || c === "'") key = str();
+      else {
+        const id = /^[A-Za-z_$][\w$-]*/.exec(src.slice(i, i + 200));
+        if (id) {
+          key = id[0];
+          i += key.length;
+        }
+      }
+      while (/\s/.test(src[i] ?? '')) i++;
+      if (key !== undefined && src[i] === ':') {
+        names.push(key);
+        i++;
+      }
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      str();
+      continue;
+    }
+    if (c === '{' || c === '[' || c === '(') depth++;
+    else if (c === '}' || c === ']' || c === ')') depth--;
+    else if (c === ',' && depth === 1) expectKey = true;
+    i++;
+  }
+  return names;
 }
 
 /** Config files beside `file` that the search would have found after it (package.json only with a "ship" key). */

@@ -8,9 +8,13 @@
  *
  * Uploads are written to a temp name in the same directory, then renamed over the
  * target. An existing file with the same bytes is left alone; one that differs is left
- * alone too unless --force, which first copies it to `<name>.<timestamp>.bak`. Files
- * holding secrets (`.env*`, or marked) are created with mode 0600. A second run finds
- * everything in place and writes nothing (not even a history line).
+ * alone too unless --force, which first copies it to `<name>.<timestamp>.bak` (mode 0600).
+ * A file left alone because it differs makes the run exit 1 once every host is done.
+ * Modes (docs/security.md, "ship setup: file modes"): the remote mode is never wider than
+ * the local file's; files holding secrets (`.env*`, or marked) are 0600 at most, others
+ * 0644 (0755 when executable) at most. A target that is a symlink and differs is refused
+ * in setup:inspect, before anything is written on any host. A second run finds everything
+ * in place and writes nothing (not even a history line).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -90,11 +94,21 @@ export const setupLocal: Step = {
           hint: 'local paths in shared.upload are relative to the config file; on the command line, to the working directory',
         });
       }
-      files.push({ name, from: u.from, secret: u.secret, data, mode: u.secret ? 0o600 : mode & 0o111 ? 0o755 : 0o644 });
+      files.push({ name, from: u.from, secret: u.secret, data, mode: uploadMode(mode, u.secret) });
     }
     state(ctx).files = files;
   },
 };
+
+/**
+ * The mode a shared file is created with: never wider than the local file's (a local 0600
+ * stays 0600), at most 0600 for secrets and 0644 (0755 when executable) for the rest.
+ * The owner may always read and write it.
+ */
+export function uploadMode(localMode: number, secret: boolean): number {
+  const cap = secret ? 0o600 : localMode & 0o111 ? 0o755 : 0o644;
+  return (0o600 | (localMode & 0o777)) & cap;
+}
 
 /** The directories setup makes sure of, relative to deployTo, parents first. */
 function wantedDirs(ctx: Ctx, files: LocalFile[]): string[] {
@@ -134,11 +148,29 @@ export const setupInspect: Step = {
         }
       }
       s.missing.set(h.name, missing);
+      // A shared file that is a symlink is never written through nor replaced: one that
+      // would be (its bytes differ) stops the run here, before any host is changed.
+      for (const f of s.files) {
+        const target = path.join(h.paths.shared, f.name);
+        if ((await h.t.stat(target))?.type !== 'symlink') continue;
+        const current = await h.t.readFile(target).catch(() => null);
+        if (current && sha(current) === sha(f.data)) continue;
+        throw await linkRefused(h, target, f);
+      }
     });
   },
 };
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function linkRefused(h: HostRun, target: string, f: LocalFile): Promise<ShipError> {
+  const to = await h.t.readlink(target).catch(() => null);
+  return new ShipError(`${h.name}: ${target} is a symlink${to ? ` (to ${to})` : ''}; ship setup does not upload ${f.from} over a link`, {
+    host: h.name,
+    reason: 'setup',
+    hint: `update the file the link points to yourself, or replace the link with a plain file (rm ${target}) and run ship setup again`,
+  });
+}
 
 export const setup = {
   name: 'setup',
@@ -173,6 +205,15 @@ export const setup = {
       ctx.events.log(describe(r, dry), h.name);
     });
     all.sort((a, b) => (a.host < b.host ? -1 : 1));
+    // An upload that was asked for and not done is a failure a CI job must notice (exit 1).
+    const kept = all.filter((r) => r.kept.length);
+    if (kept.length && !dry) {
+      throw new ShipError(`setup left shared files that differ from the local ones: ${kept.map((r) => `${r.host}: ${r.kept.join(' ')}`).join('; ')}`, {
+        host: kept.length === 1 ? kept[0].host : undefined,
+        reason: 'setup-kept',
+        hint: `ship setup ${ctx.stage.name} --force replaces them (keeping each old one as a .bak)`,
+      });
+    }
   },
 } satisfies Step;
 
@@ -192,6 +233,7 @@ async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport, dry
       }
       return;
     }
+    if (st.type === 'symlink') throw await linkRefused(h, target, f);
     if (!ctx.opts.force) {
       r.kept.push(f.name);
       ctx.events.warn(`${target} exists and differs from ${f.from}: left as it is (--force replaces it, keeping the old one as a .bak)`, h.name);
@@ -208,7 +250,7 @@ async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport, dry
   try {
     await h.t.writeFile(tmp, f.data, { exclusive: true, mode: f.mode });
     if (old) {
-      const backup = await writeBackup(h, target, old, st!.mode, ctx.opts.now?.() ?? new Date());
+      const backup = await writeBackup(h, target, old, ctx.opts.now?.() ?? new Date());
       r.replaced.push({ name: f.name, backup: path.relative(h.paths.shared, backup) });
     } else r.uploaded.push(f.name);
     await h.t.rename(tmp, target);
@@ -218,13 +260,13 @@ async function uploadOne(ctx: Ctx, h: HostRun, f: LocalFile, r: SetupReport, dry
   }
 }
 
-/** `<name>.<YYYYMMDDHHMMSS>.bak` next to the file (a `-N` suffix when that second is taken), with the old mode. */
-async function writeBackup(h: HostRun, target: string, data: Buffer, mode: number, now: Date): Promise<string> {
+/** `<name>.<YYYYMMDDHHMMSS>.bak` next to the file (a `-N` suffix when that second is taken), mode 0600. */
+async function writeBackup(h: HostRun, target: string, data: Buffer, now: Date): Promise<string> {
   const base = `${target}.${timestampId(now)}`;
   for (let i = 0; ; i++) {
     const p = `${base}${i ? `-${i}` : ''}.bak`;
     try {
-      await h.t.writeFile(p, data, { exclusive: true, mode: mode & 0o777 });
+      await h.t.writeFile(p, data, { exclusive: true, mode: 0o600 });
       return p;
     } catch (e) {
       if (!(e instanceof FileExistsError) || i > 50) throw e;

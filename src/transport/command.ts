@@ -37,13 +37,53 @@ export function framed(script: string): Buffer {
 /**
  * Resolves `envFile` into `env`: the file (relative to cwd) is read through the
  * transport and parsed as dotenv (see dotenv.ts), never sourced by a shell. Its values
- * are exported after `env`'s, as before. A missing file adds nothing.
+ * are exported after `env`'s, so the file wins over the config — except `SHIP_*` and
+ * `PATH`, which the file never sets: ship's own variables (the release, the migration
+ * file, the backfill cursor) mean what ship says (docs/security.md, "envFile is parsed,
+ * never sourced"). Lines the parser skipped and names it ignored are passed to `warn`
+ * (line numbers and names only, never values), once per file and text. A missing file
+ * adds nothing.
  */
-export async function resolveEnvFile(readFile: (p: string) => Promise<Buffer | null>, opts: ExecOptions): Promise<ExecOptions> {
+export async function resolveEnvFile(
+  readFile: (p: string) => Promise<Buffer | null>,
+  opts: ExecOptions,
+  warn?: (msg: string) => void,
+): Promise<ExecOptions> {
   if (!opts.envFile) return opts;
   const file = path.isAbsolute(opts.envFile) ? opts.envFile : path.join(opts.cwd ?? '.', opts.envFile);
   const text = await readFile(file);
   const { envFile: _, ...rest } = opts;
   if (!text) return rest;
-  return { ...rest, env: { ...(opts.env ?? {}), ...parseDotenv(text.toString('utf8')).values } };
+  const { values, skipped, ignored } = envFileValues(text.toString('utf8'));
+  if (warn) {
+    const notes: string[] = [];
+    if (skipped.length) notes.push(`line${skipped.length > 1 ? 's' : ''} ${skipped.join(', ')} not understood (skipped)`);
+    if (ignored.length) notes.push(`${ignored.join(', ')} ignored (ship's own variables; an envFile never sets SHIP_* or PATH)`);
+    if (notes.length) warnOnce(warn, `envFile ${file}: ${notes.join('; ')}`);
+  }
+  return { ...rest, env: { ...(opts.env ?? {}), ...values } };
+}
+
+/** Names an envFile may not set: ship's own variables and the command search path. */
+export const isReservedEnvName = (k: string): boolean => k === 'PATH' || k.startsWith('SHIP_');
+
+/** The values an envFile contributes, the lines it could not parse, and the names it may not set. */
+export function envFileValues(text: string): { values: Record<string, string>; skipped: number[]; ignored: string[] } {
+  const parsed = parseDotenv(text);
+  const values: Record<string, string> = {};
+  const ignored: string[] = [];
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (isReservedEnvName(k)) ignored.push(k);
+    else values[k] = v;
+  }
+  return { values, skipped: parsed.skipped, ignored };
+}
+
+const warned = new WeakMap<(msg: string) => void, Set<string>>();
+function warnOnce(warn: (msg: string) => void, msg: string): void {
+  let seen = warned.get(warn);
+  if (!seen) warned.set(warn, (seen = new Set()));
+  if (seen.has(msg)) return;
+  seen.add(msg);
+  warn(msg);
 }

@@ -11,7 +11,10 @@ import { FileExistsError, type ExecOptions, type ExecResult, type FileStat, type
 /** This machine's file system and /bin/sh: the same steps, no SSH. */
 export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
-  constructor(readonly name = 'local') {}
+  constructor(
+    readonly name = 'local',
+    private readonly warn?: (msg: string) => void,
+  ) {}
 
   async connect(): Promise<void> {}
   async home(): Promise<string> {
@@ -22,7 +25,7 @@ export class LocalTransport implements Transport {
   private readonly running = new Set<() => void>();
 
   async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
-    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    const o = await resolveEnvFile((p) => this.readFile(p), opts, this.warn);
     return runSh(wrapCommand(command, o), command.text, o, this.running);
   }
 

@@ -11,6 +11,12 @@
  * may itself have a ProxyJump in ~/.ssh/config, which is followed (at most 8 deep).
  * A hop logs in as the user its spec or ~/.ssh/config names, else the local user (as
  * OpenSSH does); its key is the one ~/.ssh/config names, else the host's `ssh.privateKey`.
+ *
+ * Two ~/.ssh/config settings ship does not use are never silently ignored (docs/security.md,
+ * "~/.ssh/config: what ship does not use"): a `ProxyCommand` (ship never runs a command to
+ * connect) is refused — exit 2 naming the host — unless a ProxyJump (the config's
+ * `ssh.proxyJump`, 'none' included, or ~/.ssh/config's) decides the route; a
+ * `HostKeyAlias` is warned about: ship checks the key under the real `[host]:port`.
  */
 import os from 'node:os';
 import { localUser } from '../local-user.js';
@@ -18,7 +24,7 @@ import path from 'node:path';
 import type { HostConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { SshTransportOptions } from './ssh.js';
-import { parseJump, resolveSshConfig } from './ssh-config.js';
+import { parseJump, resolveSshConfig, type ResolvedSshConfig } from './ssh-config.js';
 
 export type Source = 'config' | '~/.ssh/config' | 'default';
 
@@ -32,8 +38,25 @@ export interface Resolved {
 
 const MAX_DEPTH = 8;
 
+/** Refuses a ProxyCommand ship would otherwise skip; warns about a HostKeyAlias it does not use. */
+function unsupported(h: HostConfig, who: string, alias: string, sc: ResolvedSshConfig, routed: boolean, warn: (msg: string) => void): void {
+  if (sc.proxyCommand && !routed) {
+    throw new ConfigError(undefined, [
+      {
+        path: `stages.*.hosts (${h.name})`,
+        message: `~/.ssh/config gives ${who} ${alias} a ProxyCommand (${sc.proxyCommand}), which ship does not run: it would connect directly instead`,
+        hint: `use ProxyJump in ~/.ssh/config or ssh.proxyJump in the config for a bastion, or ssh.proxyJump: 'none' to connect directly on purpose`,
+      },
+    ]);
+  }
+  if (sc.hostKeyAlias) {
+    warn(`${h.name}: ~/.ssh/config sets HostKeyAlias ${sc.hostKeyAlias} for ${who} ${alias}; ship does not use it and checks the host key under the real host and port`);
+  }
+}
+
 export function resolveConnection(h: HostConfig, warn: (msg: string) => void = () => {}): Resolved {
   const sc = resolveSshConfig(h.address);
+  unsupported(h, 'host', h.address, sc, h.ssh.proxyJump !== undefined || sc.proxyJump !== undefined, warn);
   const defaultKnown = (files?: string[]) => [...h.ssh.knownHosts, ...(files ?? [path.join(os.homedir(), '.ssh/known_hosts')])];
   const common = {
     agent: h.ssh.agent,
@@ -54,6 +77,8 @@ export function resolveConnection(h: HostConfig, warn: (msg: string) => void = (
       const j = parseJump(spec);
       if (!j.host) throw new ConfigError(undefined, [{ path: `ssh.proxyJump (${h.name})`, message: `'${spec}' is not a hop`, hint: 'write [user@]host[:port]' }]);
       const jc = resolveSshConfig(j.host);
+      // Only the first hop's own route counts (later hops are reached through the previous one).
+      unsupported(h, 'jump host', j.host, jc, i > 0 || jc.proxyJump !== undefined, warn);
       const jump = i === 0 && jc.proxyJump ? chain(jc.proxyJump.split(','), depth + 1) : prev;
       const o: SshTransportOptions = {
         ...common,

@@ -1,6 +1,7 @@
 /**
  * Resolves a host alias through ~/.ssh/config, for the options ship uses: HostName,
- * User, Port, IdentityFile, ProxyJump, UserKnownHostsFile.
+ * User, Port, IdentityFile, ProxyJump, UserKnownHostsFile. ProxyCommand and HostKeyAlias
+ * are read too, only so that resolve.ts can refuse or warn about them (ship uses neither).
  *
  * Where OpenSSH's client exists, `ssh -G` gives its exact answer (Include, Match and
  * all) — but only when no file of the config could make it run a command (`Match
@@ -26,6 +27,10 @@ export interface ResolvedSshConfig {
   proxyJump?: string;
   userKnownHostsFile?: string[];
   globalKnownHostsFile?: string[];
+  /** As written; undefined for `none`. ship does not run it (resolve.ts refuses it). */
+  proxyCommand?: string;
+  /** ship does not use it: host keys are checked under the real host and port (resolve.ts warns). */
+  hostKeyAlias?: string;
 }
 
 export function defaultSshConfigFile(): string {
@@ -128,6 +133,10 @@ function viaSshG(alias: string, file: string): ResolvedSshConfig | undefined {
   if (gkh.length) out.globalKnownHostsFile = gkh.map(tilde);
   const jump = one('proxyjump');
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
+  const command = one('proxycommand');
+  if (command && command.toLowerCase() !== 'none') out.proxyCommand = command;
+  const keyAlias = one('hostkeyalias');
+  if (keyAlias && keyAlias.toLowerCase() !== 'none') out.hostKeyAlias = keyAlias;
   return out;
 }
 
@@ -166,6 +175,10 @@ function viaParser(alias: string, file: string): ResolvedSshConfig {
   if (gkh.length) out.globalKnownHostsFile = gkh.map((f) => expand(f, h));
   const jump = first(computed.proxyjump);
   if (jump && jump.toLowerCase() !== 'none') out.proxyJump = jump;
+  const command = list(computed.proxycommand).join(' ');
+  if (command && command.toLowerCase() !== 'none') out.proxyCommand = command;
+  const keyAlias = first(computed.hostkeyalias);
+  if (keyAlias && keyAlias.toLowerCase() !== 'none') out.hostKeyAlias = keyAlias;
   return out;
 }
 

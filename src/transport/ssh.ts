@@ -389,7 +389,7 @@ export class SshTransport implements Transport {
 
   async exec(command: Shell, opts: ExecOptions = {}): Promise<ExecResult> {
     // The script (env values included) goes over the channel's stdin, never into argv.
-    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    const o = await resolveEnvFile((p) => this.readFile(p), opts, this.opts.onWarning);
     const preamble = framed(wrapCommand(command, o));
     const remote = `exec /bin/sh -c ${quote(BOOTSTRAP)}`;
     return new Promise((resolve, reject) => {

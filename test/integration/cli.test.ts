@@ -149,4 +149,55 @@ test('queries print their table without a summary block; every --json line has a
   writeFileSync(path.join(d, 'x'), '');
 });
 
+test('completion never runs a JS/TS config: its stage names are read from its text', () => {
+  for (const name of ['ship.config.mjs', 'ship.config.ts']) {
+    const d = tmpDir('ship-cli-code-');
+    dirs.push(d);
+    const marker = path.join(d, 'CONFIG-RAN');
+    writeTree(d, {
+      'package.json': JSON.stringify({ name: 'user-app' }),
+      [name]: [
+        `import { writeFileSync } from 'node:fs';`,
+        `writeFileSync(${JSON.stringify(marker)}, 'ran');`,
+        `const local = { hosts: ['local'] };`,
+        `export default {`,
+        `  app: 'user-app', // stages: { nope: {} }`,
+        `  stages: {`,
+        `    production: { ...local, deployTo: './.ship/prod', env: { A: '}' } },`,
+        `    'eu-west': { ...local, deployTo: \`./.ship/\${'eu'}\` },`,
+        `    /* commented: {}, */ staging: local,`,
+        `  },`,
+        `};`,
+      ].join('\n'),
+    });
+    const stages = ship(['--get-yargs-completions', 'ship', 'deploy', ''], d);
+    assert.equal(stages.stdout.trim().split('\n').sort(), ['eu-west', 'production', 'staging'], name + stages.stderr);
+    assert.not.ok(existsSync(marker), `${name} was run by a Tab press`);
+    // A real command runs it, as before.
+    const run = ship(['releases', 'production'], d);
+    assert.ok(existsSync(marker), run.stderr);
+  }
+});
+
+test('the config search stops at the project root: a config above the package is not read', () => {
+  const outer = tmpDir('ship-cli-outer-');
+  dirs.push(outer);
+  writeTree(outer, {
+    // Planted above the project (a shared /tmp, a parent directory someone else writes).
+    'ship.config.json': JSON.stringify({ app: 'planted', stages: { production: { hosts: ['local'], deployTo: './planted' } } }),
+    'app/package.json': JSON.stringify({ name: 'app' }),
+    'app/src/index.js': '',
+    'repo/.git/HEAD': 'ref: refs/heads/main\n',
+    'repo/sub/dir/x': '',
+  });
+  for (const cwd of [path.join(outer, 'app'), path.join(outer, 'app/src'), path.join(outer, 'repo/sub/dir')]) {
+    const r = ship(['releases', 'production'], cwd);
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, `no ship config found from ${cwd} upward`);
+    assert.not.ok(existsSync(path.join(outer, 'planted')));
+    const c = ship(['--get-yargs-completions', 'ship', 'deploy', ''], cwd);
+    assert.is(c.stdout.trim(), '', 'completion offers no stage of the planted config');
+  }
+});
+
 test.run();

@@ -6,7 +6,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
 import { rmrf, ship, tmpDir, writeConfig } from '../harness/ship.js';
@@ -70,6 +70,22 @@ test('a local deployTo the user may not write: exit 1 naming the path, not an in
   assert.match(r.stderr, `${deployTo}: permission denied`);
   assert.not.match(r.stderr, 'internal error');
   assert.not.ok(existsSync(deployTo));
+});
+
+test('a local deployTo behind a symlink loop (ELOOP): exit 1 naming the path, not an internal error', async () => {
+  const parent = tmpDir('ship-loop-');
+  dirs.push(parent);
+  symlinkSync(path.join(parent, 'loop'), path.join(parent, 'loop'));
+  const deployTo = path.join(parent, 'loop', 'app');
+  const dir = tmpDir('ship-loop-proj-');
+  dirs.push(dir);
+  writeConfig(dir, { app: 'loop', stages: { test: { hosts: [{ host: 'local', deployTo }], build: { dir: 'build' } } } });
+  writeBuild(path.join(dir, 'build'), 'v1');
+  const r = await ship(['deploy', 'test'], { cwd: dir });
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`${deployTo}(/\\S*)?: too many levels of symbolic links`));
+  assert.not.match(r.stderr, 'internal error');
+  assert.not.match(r.stderr, 'bug in ship');
 });
 
 test.run();

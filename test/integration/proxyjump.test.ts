@@ -86,4 +86,31 @@ test('a hop whose host key is unknown or changed is refused (exit 4) and nothing
   assert.not.ok(existsSync(path.join(target.deployRoot, 'pj-changed')));
 });
 
+test('~/.ssh/config: a ProxyCommand is refused (exit 2 naming the host, nothing written), a HostKeyAlias is warned about', async () => {
+  const target = ssh.hosts[0];
+  const home = tmpDir('ship-pj-home-');
+  dirs.push(home);
+  mkdirSync(path.join(home, '.ssh'));
+  const marker = path.join(home, 'PROXYCOMMAND-RAN');
+  const block = (alias: string, extra: string) => `Host ${alias}\n  HostName 127.0.0.1\n  Port ${target.port}\n  User ${ssh.user}\n  IdentityFile ${ssh.privateKey}\n${extra}`;
+  writeFileSync(path.join(home, '.ssh/config'), [block('shippc', `  ProxyCommand touch ${marker}\n`), block('shipalias', '  HostKeyAlias some-other-name\n')].join('\n'));
+  const pc = stageDir('pj-proxycommand', { host: 'shippc' });
+  let r = await ship(['setup', 'test'], { cwd: pc, env: { HOME: home } });
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, 'shippc');
+  assert.match(r.stderr, `a ProxyCommand (touch ${marker}), which ship does not run`);
+  assert.not.ok(existsSync(path.join(target.deployRoot, 'pj-proxycommand')), 'nothing was written');
+  assert.not.ok(existsSync(marker), 'the ProxyCommand never ran');
+  // ssh.proxyJump: 'none' says to connect directly on purpose.
+  const direct = stageDir('pj-proxycommand-none', { host: 'shippc' }, { proxyJump: 'none' });
+  r = await ship(['setup', 'test'], { cwd: direct, env: { HOME: home } });
+  assert.is(r.code, 0, r.stderr);
+  const alias = stageDir('pj-hostkeyalias', { host: 'shipalias' });
+  r = await ship(['setup', 'test'], { cwd: alias, env: { HOME: home } });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, 'HostKeyAlias some-other-name');
+  assert.match(r.stderr, 'checks the host key under the real host and port');
+  assert.ok(existsSync(path.join(target.deployRoot, 'pj-hostkeyalias/releases')));
+});
+
 test.run();

@@ -1,11 +1,11 @@
 /** ship setup over real sshd hosts: directories, shared-file uploads, idempotence, --force, --dry-run. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, lchownSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
 import { rmrf, ship, writeConfig } from '../harness/ship.js';
-import { layout, project, sharedSshHosts, writeBuild } from '../harness/stage.js';
+import { chownTree, layout, project, sharedSshHosts, writeBuild } from '../harness/stage.js';
 
 let ssh: SshHosts;
 const dirs: string[] = [];
@@ -97,8 +97,11 @@ test('an existing shared file that differs is kept unless --force, which keeps a
   }
   writeFileSync(local, 'A=new\n');
   r = await ship(['setup', 'test', '--upload', '.env=prod.env'], { cwd: p.dir });
-  assert.is(r.code, 0, r.stderr);
+  // An upload asked for and left undone is exit 1 (a CI job that meant to update .env notices).
+  assert.is(r.code, 1, r.stderr);
   assert.match(r.stderr, /exists and differs .*left as it is/);
+  for (const h of ssh.hosts.slice(0, 2)) assert.match(r.stderr, new RegExp(`setup left shared files that differ .*${h.name}: \\.env`));
+  assert.match(r.stderr, /--force replaces them/);
   for (const root of roots) assert.is(readFileSync(path.join(root, 'shared/.env'), 'utf8'), 'A=old\n');
   r = await ship(['setup', 'test', '--upload', '.env=prod.env', '--force'], { cwd: p.dir });
   assert.is(r.code, 0, r.stderr);
@@ -129,6 +132,75 @@ test('a missing local file is exit 2 and nothing is created; the missing-shared-
   assert.match(r.stderr, /ship setup test --upload \.env=/);
   r = await ship(['check', 'test'], { cwd: p.dir });
   assert.match(r.stdout, /shared \.env\s+missing: .*ship setup test --upload \.env=/);
+});
+
+test('the remote mode is never wider than the local file (a local 0600 config/master.key stays 0600); a .bak is 0600', async () => {
+  const p = project(ssh, 'setup-modes');
+  dirs.push(p.dir);
+  writeConfig(p.dir, { ...p.config, stages: { test: { ...p.config.stages.test, hosts: p.config.stages.test.hosts.slice(0, 1) } } });
+  const key = path.join(p.dir, 'master.key');
+  writeFileSync(key, 'key-one\n');
+  chmodSync(key, 0o600);
+  const app = path.join(p.dir, 'app.json');
+  writeFileSync(app, '{"a":1}\n');
+  chmodSync(app, 0o640);
+  const tool = path.join(p.dir, 'tool.sh');
+  writeFileSync(tool, '#!/bin/sh\n');
+  chmodSync(tool, 0o777);
+  const pub = path.join(p.dir, 'public.txt');
+  writeFileSync(pub, 'hi\n');
+  chmodSync(pub, 0o666);
+  const uploads = ['--upload', 'config/master.key=master.key', '--upload', 'config/app.json=app.json', '--upload', 'bin/tool.sh=tool.sh', '--upload', 'public.txt=public.txt'];
+  let r = await ship(['setup', 'test', ...uploads], { cwd: p.dir });
+  assert.is(r.code, 0, r.stderr);
+  const shared = path.join(ssh.hosts[0].deployRoot, 'setup-modes/shared');
+  assert.is(mode(path.join(shared, 'config/master.key')), '600');
+  assert.is(mode(path.join(shared, 'config/app.json')), '640');
+  assert.is(mode(path.join(shared, 'bin/tool.sh')), '755');
+  assert.is(mode(path.join(shared, 'public.txt')), '644');
+  // --force over a 0640 file: the backup of the old bytes is 0600, whatever the old mode was.
+  writeFileSync(app, '{"a":2}\n');
+  r = await ship(['setup', 'test', ...uploads, '--force'], { cwd: p.dir });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(readFileSync(path.join(shared, 'config/app.json'), 'utf8'), '{"a":2}\n');
+  const baks = readdirSync(path.join(shared, 'config')).filter((n) => n.endsWith('.bak'));
+  assert.is(baks.length, 1, baks.join(' '));
+  assert.is(readFileSync(path.join(shared, 'config', baks[0]), 'utf8'), '{"a":1}\n');
+  assert.is(mode(path.join(shared, 'config', baks[0])), '600');
+});
+
+test('a shared file that is a symlink is refused (host and path named), even with --force: nothing is changed', async () => {
+  const p = project(ssh, 'setup-link');
+  dirs.push(p.dir);
+  writeConfig(p.dir, { ...p.config, stages: { test: { ...p.config.stages.test, hosts: p.config.stages.test.hosts.slice(0, 1) } } });
+  writeFileSync(path.join(p.dir, 'prod.env'), 'A=one\n');
+  let r = await ship(['setup', 'test', '--upload', '.env=prod.env'], { cwd: p.dir });
+  assert.is(r.code, 0, r.stderr);
+  const h = ssh.hosts[0];
+  const root = path.join(h.deployRoot, 'setup-link');
+  // The operator keeps the real secret elsewhere and links it into shared/.
+  const secret = path.join(root, 'secret.env');
+  writeFileSync(secret, 'A=secret-elsewhere\n');
+  chmodSync(secret, 0o600);
+  chownTree(ssh, secret);
+  rmSync(path.join(root, 'shared/.env'));
+  symlinkSync(secret, path.join(root, 'shared/.env'));
+  lchownSync(path.join(root, 'shared/.env'), ssh.uid, ssh.gid);
+  writeFileSync(path.join(p.dir, 'prod.env'), 'A=two\n');
+  const before = listing(root);
+  for (const force of [['--force'], []]) {
+    r = await ship(['setup', 'test', '--upload', '.env=prod.env', ...force], { cwd: p.dir });
+    assert.is(r.code, 1, r.stderr);
+    assert.match(r.stderr, `${h.name}: ${path.join(root, 'shared/.env')} is a symlink (to ${secret})`);
+    assert.ok(lstatSync(path.join(root, 'shared/.env')).isSymbolicLink(), 'the link is still a link');
+    assert.is(readFileSync(secret, 'utf8'), 'A=secret-elsewhere\n', 'the file it points to is untouched');
+    assert.equal(listing(root), before, 'nothing changed (no .bak, no temp file)');
+  }
+  // The same bytes behind the link: up to date, nothing to refuse.
+  writeFileSync(path.join(p.dir, 'prod.env'), 'A=secret-elsewhere\n');
+  r = await ship(['setup', 'test', '--upload', '.env=prod.env', '--force'], { cwd: p.dir });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\.env up to date/);
 });
 
 test.run();
