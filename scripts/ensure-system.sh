@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers the test suite runs (OpenSSH's sshd, nginx, PostgreSQL,
-# php-fpm 8.2 with OPcache) and the tools `npm run bench` compares ship with (rsync, on both ends; GNU time for
+# php-fpm 8.2 with OPcache, Composer) and the tools `npm run bench` compares ship with (rsync, on both ends; GNU time for
 # peak memory) when they are missing. Needs root (apt-get). The tests start and stop them themselves.
 set -euo pipefail
 need=()
@@ -10,6 +10,8 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
 # Debian 12's PHP: php8.2-fpm (php-fpm8.2) and its OPcache module (php8.2-opcache).
 [ -x /usr/sbin/php-fpm8.2 ] || need+=(php8.2-fpm)
 ls /usr/lib/php/*/opcache.so >/dev/null 2>&1 || need+=(php8.2-opcache)
+# Composer, for the PHP config's build (`composer install --no-dev --optimize-autoloader`).
+command -v composer >/dev/null 2>&1 || need+=(composer)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 [ -x /usr/bin/time ] || need+=(time)
