@@ -17,6 +17,8 @@ export interface CheckRow {
   check: string;
   ok: boolean;
   detail: string;
+  /** Passes, but something to fix: printed as `warn`. */
+  warn?: boolean;
 }
 
 /**
@@ -33,13 +35,13 @@ export async function check(o: CommandOptions, print: Printer): Promise<CommandR
       // The size of the build as it stands (nothing is built here) sizes the disk check.
       ctx.build = await scanBuild(ctx.stage.build.dir, ctx.stage.build).catch(() => undefined);
       await forEachHost(ctx, 'check', hosts, async (h) => {
-        const add = (check: string, ok: boolean, detail: string) => rows.push({ host: h.name, check, ok, detail });
+        const add = (check: string, ok: boolean, detail: string, warn?: boolean) => rows.push({ host: h.name, check, ok, detail, ...(warn ? { warn } : {}) });
         add('connect', true, h.t.kind === 'ssh' ? 'reached, authenticated, host key verified' : 'local');
         await checkHost(ctx, h, add);
       });
       rows.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
       const width = Math.max(...rows.map((r) => r.check.length));
-      print(rows, rows.map((r) => `${r.ok ? 'ok  ' : 'FAIL'} ${r.host}  ${r.check.padEnd(width)}  ${r.detail}`).join('\n'));
+      print(rows, rows.map((r) => `${!r.ok ? 'FAIL' : r.warn ? 'warn' : 'ok  '} ${r.host}  ${r.check.padEnd(width)}  ${r.detail}`).join('\n'));
       const bad = rows.filter((r) => !r.ok);
       if (bad.length) {
         throw new ShipError(`${bad.length} check${bad.length > 1 ? 's' : ''} failed: ${bad.map((r) => `${r.host} ${r.check}`).join(', ')}`, { reason: 'check' });
@@ -49,7 +51,9 @@ export async function check(o: CommandOptions, print: Printer): Promise<CommandR
   return runCommand('check', o, [connect, step]);
 }
 
-async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean, detail: string) => void): Promise<void> {
+type Add = (check: string, ok: boolean, detail: string, warn?: boolean) => void;
+
+async function checkHost(ctx: Ctx, h: HostRun, add: Add): Promise<void> {
   // The deploy dir, or the nearest existing parent it would be created in.
   let dir = h.root;
   while (dir !== '/' && !(await h.t.stat(dir))) dir = path.dirname(dir);
@@ -79,6 +83,8 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   const lock = await readLock(h, ctx.stage.lock.staleAfterMs);
   add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${lock.stale ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
 
+  if (isPhpFpmReload(ctx.stage.reload)) await checkPhpFpmReload(ctx.stage.reload!, h, add);
+
   const hc = h.cfg.healthcheck;
   if (hc) {
     const url = new URL(hc.url);
@@ -94,5 +100,81 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
         add('health route', curl.code === 0, curl.code === 0 ? `TCP forwarding is off: will use ${curl.stdout.trim()} on the host` : 'TCP forwarding is off and neither curl nor wget is installed');
       } else add('health route', !h.currentId, `${redactUrl(hc.url)}: ${msg}${h.currentId ? '' : ' (nothing deployed yet)'}`);
     }
+  }
+}
+
+/**
+ * Whether a stage's `reload` reloads php-fpm: names php-fpm (`php8.2-fpm`, `php-fpm`, a
+ * path with php-fpm in it) and reloads it (`reload`, or SIGUSR2 as `kill -USR2` sends).
+ */
+export function isPhpFpmReload(reload: string | undefined): boolean {
+  return !!reload && /php[\w.]*-?fpm/i.test(reload) && /\breload\b|-(?:s\s*)?USR2\b|-12\b/i.test(reload);
+}
+
+/** process_control_timeout in seconds from `php-fpm -tt` output (its NOTICE lines); undefined when absent. */
+export function processControlTimeout(tt: string): number | undefined {
+  const m = /process_control_timeout\s*=\s*(\d+)\s*([smhd]?)\b/.exec(tt);
+  if (!m) return undefined;
+  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2]];
+}
+
+/** Masters of php-fpm on the host: pid and main config, from their process titles (`php-fpm: master process (/etc/php/8.2/fpm/php-fpm.conf)`). */
+export function phpFpmMasters(ps: string): Array<{ pid: number; conf: string }> {
+  const out: Array<{ pid: number; conf: string }> = [];
+  for (const line of ps.split('\n')) {
+    const m = /^\s*(\d+)\s+php-fpm[\w.]*: master process \((.+)\)\s*$/.exec(line);
+    if (m) out.push({ pid: Number(m[1]), conf: m[2] });
+  }
+  return out;
+}
+
+/**
+ * A php-fpm reload stops the workers; with process_control_timeout 0 (Debian's default)
+ * the ones still serving a request are killed, and those requests fail (docs/zero-downtime.md,
+ * "PHP and php-fpm"). Reads the setting as php-fpm itself does (`php-fpm -tt`) for the
+ * master(s) the reload names: by pid file (a path the reload reads), by version
+ * (`php8.2-fpm` → configs under /etc/php/8.2/), or every running one; with none running,
+ * the default config of the php-fpm binary. A warning, not a failure: the deploy works.
+ */
+async function checkPhpFpmReload(reload: string, h: HostRun, add: Add): Promise<void> {
+  const name = 'php-fpm reload';
+  const version = /php(\d+\.\d+)-fpm/i.exec(reload)?.[1] ?? /php-fpm(\d+\.\d+)/i.exec(reload)?.[1];
+  const bins = [...(version ? [`php-fpm${version}`] : []), 'php-fpm', ...['8.4', '8.3', '8.2', '8.1', '8.0', '7.4'].map((v) => `php-fpm${v}`)];
+  const found = await h.t.exec(sh`for b in ${bins}; do for d in /usr/sbin /usr/local/sbin; do if [ -x "$d/$b" ]; then echo "$d/$b"; exit 0; fi; done; if command -v "$b" 2>/dev/null; then exit 0; fi; done; exit 1`);
+  const bin = found.stdout.trim().split('\n')[0];
+  if (found.code !== 0 || !bin) {
+    add(name, true, `the stage's reload reloads php-fpm, but no php-fpm binary was found to read its process_control_timeout`, true);
+    return;
+  }
+  let masters = phpFpmMasters((await h.t.exec(sh`ps -eo pid=,args=`)).stdout);
+  const pidFiles = [...reload.matchAll(/(\/[\w./-]*\.pid)\b/g)].map((m) => m[1]);
+  if (masters.length && pidFiles.length) {
+    const pids = new Set<number>();
+    for (const f of pidFiles) {
+      const r = await h.t.exec(sh`cat ${f}`);
+      if (r.code === 0 && /^\d+\s*$/.test(r.stdout)) pids.add(Number(r.stdout));
+    }
+    const named = masters.filter((m) => pids.has(m.pid));
+    if (named.length) masters = named;
+  } else if (masters.length && version) {
+    const ofVersion = masters.filter((m) => m.conf.includes(`/${version}/`));
+    if (ofVersion.length) masters = ofVersion;
+  }
+  const confs: Array<string | undefined> = masters.length ? [...new Set(masters.map((m) => m.conf))] : [undefined];
+  for (const conf of confs) {
+    const tt = await h.t.exec(conf ? sh`${bin} -tt -y ${conf} 2>&1` : sh`${bin} -tt 2>&1`);
+    const where = conf ?? `${bin}'s default config (php-fpm is not running)`;
+    const secs = processControlTimeout(tt.stdout);
+    if (secs === undefined) {
+      const why = tt.stdout.split('\n').find((l) => /ERROR|denied/i.test(l))?.trim() ?? `exit ${tt.code}`;
+      add(name, true, `could not read process_control_timeout of ${where}: ${why}`, true);
+    } else if (secs === 0) {
+      add(
+        name,
+        true,
+        `process_control_timeout is 0 in ${where}: the stage's reload kills workers that are still serving, and their requests fail. Set it (e.g. process_control_timeout = 10s under [global]; templates/php-fpm/pool.conf does), or leave reload out`,
+        true,
+      );
+    } else add(name, true, `graceful: process_control_timeout = ${secs}s in ${where}`);
   }
 }

@@ -111,10 +111,12 @@ export async function init(o: CommandOptions, opts: InitOptions = {}, print?: Pr
   if (!st?.isDirectory()) throw new UsageError(`${cwd} is not a directory`);
 
   const pkg = await readPackageJson(cwd);
-  const vars = defaultVars(pkg?.name ?? path.basename(cwd));
+  const composer = await readComposerJson(cwd);
+  const kind = projectKind({ composer: !!composer, templates: names });
+  const vars = defaultVars((kind === 'php' ? composerName(composer?.name) ?? pkg?.name : pkg?.name) ?? path.basename(cwd));
   const writes: PlannedWrite[] = [];
   const configName = `ship.config.${format}`;
-  let config = await readTemplate(configName, vars);
+  let config = await readTemplate(kind === 'php' ? `php-fpm/${configName}` : configName, vars);
   if (format === 'ts' && !dependsOnShip(pkg)) {
     // Without ship-deploy among the project's packages the import would not resolve: a plain object.
     config = config
@@ -162,6 +164,8 @@ export async function init(o: CommandOptions, opts: InitOptions = {}, print?: Pr
     rows.push({ type: 'warning', message: msg });
   }
   const next = names.length ? `\nServer files are under deploy/: each starts with how to install it.` : '';
+  rows.unshift({ type: 'project', kind, why: kindReason(kind, !!composer, names) });
+  lines.unshift(`a ${kind === 'php' ? 'PHP (php-fpm)' : 'Node'} project (${kindReason(kind, !!composer, names)})`);
   print?.(rows, `${lines.join('\n')}\nNext: set your hosts in ${configName}, then \`ship check production\`.${next}`);
   o.events?.outcome({ command: 'init', stage: '', ms: Date.now() - t0 });
   return { exitCode: 0 };
@@ -207,6 +211,36 @@ async function readPackageJson(dir: string): Promise<{ name?: string; dependenci
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Which config `ship init` writes: a PHP one (Composer build, php-fpm reload; see
+ * docs/zero-downtime.md, "PHP and php-fpm") when the project has a composer.json or
+ * `--template php-fpm` is asked for, else a Node one. A PHP project with a package.json
+ * (Laravel's Vite assets) is still PHP: composer.json decides.
+ */
+export function projectKind(o: { composer: boolean; templates: string[] }): 'php' | 'node' {
+  return o.composer || o.templates.includes('php-fpm') ? 'php' : 'node';
+}
+
+function kindReason(kind: 'php' | 'node', composer: boolean, templates: string[]): string {
+  if (kind === 'node') return 'no composer.json';
+  return composer ? 'composer.json' : '--template php-fpm';
+}
+
+async function readComposerJson(dir: string): Promise<{ name?: string } | undefined> {
+  const text = await fs.readFile(path.join(dir, 'composer.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {}; // a composer.json there says PHP, even one that does not parse
+  }
+}
+
+/** `acme/shop` → `shop` (Composer names are vendor/package). */
+function composerName(name: string | undefined): string | undefined {
+  return name?.split('/').pop() || undefined;
 }
 
 function dependsOnShip(pkg: Awaited<ReturnType<typeof readPackageJson>>): boolean {

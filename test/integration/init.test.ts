@@ -4,6 +4,7 @@
  * load: the config through ship itself, the nginx sites through `nginx -t`, the pm2 file
  * through node.
  */
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -170,6 +171,58 @@ test('an unknown template: exit 2 naming it and the known ones, nothing written'
   assert.match(r.stderr, 'apache');
   assert.match(r.stderr, 'php-fpm');
   assert.equal(readdirSync(d), ['package.json']);
+});
+
+test('a PHP project (composer.json, even with a package.json) gets a PHP config in every format: Composer build, php-fpm reload, nothing of Node', async () => {
+  for (const format of ['ts', 'json', 'yaml']) {
+    const d = project({ name: 'shop-assets', private: true, scripts: { build: 'vite build' } });
+    writeFileSync(path.join(d, 'composer.json'), JSON.stringify({ name: 'acme/shop', require: { php: '>=8.2' } }));
+    const r = await ship(['init', '--format', format], { cwd: d });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'a PHP (php-fpm) project (composer.json)');
+    const text = readFileSync(path.join(d, `ship.config.${format}`), 'utf8');
+    assert.match(text, 'composer install --no-dev --optimize-autoloader', `${format}: ${text}`);
+    assert.match(text, 'systemctl reload php8.2-fpm');
+    assert.not.match(text, /NODE_ENV|pm2/, format);
+    assert.match(text, /app: '?shop'?|"app": "shop"/, `${format}: the app is named after composer.json`);
+    const rel = await ship(['releases', 'demo'], { cwd: d });
+    assert.is(rel.code, 0, `${format}: ${rel.stderr}`);
+  }
+  // A Node project stays Node.
+  const node = project();
+  assert.is((await ship(['init'], { cwd: node })).code, 0);
+  assert.match(readFileSync(path.join(node, 'ship.config.ts'), 'utf8'), 'npm run build');
+});
+
+test('the PHP config deploys: its build copies the project (no Composer without composer.json), without deploy/ or .ship/', async () => {
+  const d = project(null);
+  mkdirSync(path.join(d, 'public'));
+  writeFileSync(path.join(d, 'public/index.php'), '<?php echo "hi";\n');
+  const r = await ship(['init', '--template', 'php-fpm', '--format', 'json'], { cwd: d });
+  assert.is(r.code, 0, r.stderr);
+  const dep = await ship(['deploy', 'demo'], { cwd: d });
+  assert.is(dep.code, 0, dep.stderr + dep.stdout);
+  const cur = path.join(d, '.ship/demo/current');
+  assert.is(readFileSync(path.join(cur, 'public/index.php'), 'utf8'), '<?php echo "hi";\n');
+  for (const p of ['deploy', '.ship', 'ship.config.json']) assert.is(existsSync(path.join(cur, p)), p === 'ship.config.json', p);
+});
+
+test('the PHP config deploys a Composer project: vendor/ with an optimized autoloader in the release, none in the project', async () => {
+  const d = project(null);
+  writeFileSync(path.join(d, 'composer.json'), JSON.stringify({ name: 'acme/greeter', require: { php: '>=8.2' }, autoload: { 'psr-4': { 'App\\': 'src/' } } }));
+  mkdirSync(path.join(d, 'src'));
+  mkdirSync(path.join(d, 'public'));
+  writeFileSync(path.join(d, 'src/Greeter.php'), '<?php\nnamespace App;\nfinal class Greeter { public static function hello(): string { return "hello from Greeter"; } }\n');
+  writeFileSync(path.join(d, 'public/index.php'), "<?php\nrequire __DIR__ . '/../vendor/autoload.php';\necho App\\Greeter::hello();\n");
+  assert.is((await ship(['init', '--format', 'yaml'], { cwd: d })).code, 0);
+  const dep = await ship(['deploy', 'demo'], { cwd: d, env: { COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_HOME: path.join(d, '.composer-home') } });
+  assert.is(dep.code, 0, dep.stderr + dep.stdout);
+  const cur = path.join(d, '.ship/demo/current');
+  // --optimize-autoloader: the class is in the class map, not found by PSR-4 at run time.
+  assert.match(readFileSync(path.join(cur, 'vendor/composer/autoload_classmap.php'), 'utf8'), "'App\\\\Greeter' => $baseDir . '/src/Greeter.php'");
+  const run = spawnSync('php', [path.join(cur, 'public/index.php')], { encoding: 'utf8' });
+  assert.is(run.stdout, 'hello from Greeter', run.stderr);
+  assert.not.ok(existsSync(path.join(d, 'vendor')), "the project's own vendor/ is left alone");
 });
 
 test.run();
