@@ -279,7 +279,8 @@ export async function runCli(argv: string[]): Promise<number> {
       events.outcome({ command: argv[0] ?? '', stage: '', error: err });
       reporter.close();
     } else {
-      for (const l of errorLines({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })) process.stderr.write(`${l}\n`);
+      const e = new Events().secrets.scrub({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint } as const);
+      for (const l of errorLines(e)) process.stderr.write(`${l}\n`);
     }
     return err.exitCode;
   }

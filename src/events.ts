@@ -1,5 +1,6 @@
 import type { ExitCode, ShipError } from './errors.js';
 import type { Plan } from './runner.js';
+import { Secrets } from './redact.js';
 /** What steps say; reporters decide how it looks (src/reporters/). */
 export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
 
@@ -76,6 +77,8 @@ type Listener = (e: Stamped) => void;
 
 export class Events {
   private listeners: Listener[] = [];
+  /** The run's secret values: every event is scrubbed with them before any listener sees it (src/redact.ts). */
+  readonly secrets = new Secrets();
   on(l: Listener): () => void {
     this.listeners.push(l);
     return () => {
@@ -83,7 +86,7 @@ export class Events {
     };
   }
   emit(e: ShipEvent): void {
-    const stamped = { ...e, time: new Date().toISOString() } as Stamped;
+    const stamped = { ...this.secrets.scrub(e), time: new Date().toISOString() } as Stamped;
     for (const l of this.listeners) l(stamped);
   }
   log(message: string, host?: string): void {
