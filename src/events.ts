@@ -56,6 +56,8 @@ export type ShipEvent =
       bytesSent: number;
       pruned: Record<string, string[]>;
       message?: string;
+      /** --dry-run: nothing was written; `release` is the id the run would have made. */
+      dryRun?: boolean;
     };
 
 export type Stamped = ShipEvent & { time: string };
@@ -72,6 +74,7 @@ export interface Outcome {
   bytesSent?: number;
   pruned?: Record<string, string[]>;
   message?: string;
+  dryRun?: boolean;
 }
 type Listener = (e: Stamped) => void;
 
@@ -118,6 +121,7 @@ export class Events {
       bytesSent: o.bytesSent ?? 0,
       pruned: o.pruned ?? {},
       message: o.message,
+      ...(o.dryRun ? { dryRun: true } : {}),
     });
     return exitCode;
   }
