@@ -72,7 +72,7 @@ export function redactText(text: string, secrets: Iterable<string>): string {
  */
 const NAMES = new Set([
   'type', 'time', 'host', 'hosts', 'stage', 'release', 'previous', 'step', 'steps', 'status', 'reason', 'level', 'kind', 'hook',
-  'id', 'file', 'user', 'run', 'action', 'revision', 'states', 'releases', 'weights', 'pruned', 'removed', 'strategy', 'color',
+  'id', 'file', 'user', 'run', 'action', 'outcome', 'revision', 'states', 'releases', 'weights', 'pruned', 'removed', 'strategy', 'color',
 ]);
 
 /**

@@ -14,6 +14,9 @@
  *
  * Nothing deployed yet: the session starts in deployTo (or the home directory when
  * that is missing too), with a warning.
+ *
+ * No env or envFile value is ever on a command line, here or on the host: the script
+ * that exports them goes in on the terminal (docs/security.md).
  */
 import { spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';

@@ -664,8 +664,7 @@ export class SshTransport implements Transport {
    */
   async openPty(command: Shell, opts: ExecOptions & { rows: number; cols: number; term: string }): Promise<ClientChannel> {
     const o = await resolveEnvFile((p) => this.readFile(p), opts);
-    const preamble = framed(wrapCommand(sh`${TERMINAL_ON}
-${command}`, o));
+    const preamble = framed(wrapCommand(sh`${TERMINAL_ON}\n${command}`, o));
     const remote = `exec /bin/sh -c ${quote(BOOTSTRAP)}`;
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new ConnectError(this.name, `connection to ${this.where} lost: ${this.lost.message}`));
