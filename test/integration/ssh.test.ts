@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
@@ -119,7 +119,9 @@ test('ship ssh: env and envFile values reach the session and no command line, on
   const tag = randomBytes(5).toString('hex');
   const envSecret = `sshenv-${tag}`;
   const fileSecret = `sshfile-${tag}`;
-  const p = project(ssh, sub, { hosts: sshHosts(ssh, sub, 1), env: { SSH_SECRET: envSecret }, envFile: '.env', shared: { files: ['.env'] } });
+  // A value longer than a terminal's line (4 KiB in canonical mode), with a CR and a ^C byte: it arrives byte for byte.
+  const long = `${'x'.repeat(9000)}\r\x03-end`;
+  const p = project(ssh, sub, { hosts: sshHosts(ssh, sub, 1), env: { SSH_SECRET: envSecret, LONG: long }, envFile: '.env', shared: { files: ['.env'] } });
   dirs.push(p.dir);
   writeOwned(ssh, path.join(ssh.hosts[0].deployRoot, sub), { 'shared/.env': `FILE_SECRET=${fileSecret}\n` });
   writeBuild(p.build, 'v1');
@@ -144,11 +146,13 @@ test('ship ssh: env and envFile values reach the session and no command line, on
   argv = allCommandLines();
   assert.not.ok(argv.includes(envSecret), 'an env value is on a command line during the interactive session');
   assert.not.ok(argv.includes(fileSecret), 'an envFile value is on a command line during the interactive session');
-  shell.type('test -t 0 && echo "tty-$((6*7))"; echo "got:$SSH_SECRET:$FILE_SECRET"; exit 5\n');
+  shell.type('test -t 0 && echo "tty-$((6*7))"; echo "got:$SSH_SECRET:$FILE_SECRET"; echo "long=$(printf %s "$LONG" | md5sum | cut -c1-12)"; exit 5\n');
   r = await shell.end();
   assert.is(r.code, 5, r.out);
   assert.ok(r.out.includes(got), r.out);
   assert.ok(r.out.includes('tty-42'), `the login shell's stdin is the terminal: ${r.out}`);
+  const md5 = createHash('md5').update(long).digest('hex').slice(0, 12);
+  assert.ok(r.out.includes(`long=${md5}`), `a 9 KB value with CR and ^C arrives intact (long=${md5}): ${r.out.slice(-300)}`);
   assert.not.match(r.out, 'export ', 'the script sent on the terminal is never shown');
 });
 
