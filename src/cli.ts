@@ -166,7 +166,7 @@ function commands(y: Argv, run: (h: Handler) => (a: Common) => Promise<void>): A
       'write a starter config and templates',
       (c) =>
         c
-          .option('template', { type: 'string', array: true, describe: 'templates to copy: nginx, pm2, systemd, php-fpm' })
+          .option('template', { type: 'string', array: true, describe: 'templates to copy: nginx, nginx-bluegreen, pm2, systemd, php-fpm' })
           .option('format', { choices: ['ts', 'json', 'yaml'] as const, describe: 'config file format (default ts)' })
           .option('force', { type: 'boolean', describe: 'overwrite existing files' }),
       run(async (s, a, o) =>
@@ -235,7 +235,7 @@ export async function runCli(argv: string[]): Promise<number> {
         const result = await h(String(a.stage), a, o);
         exitCode = result.exitCode;
       } catch (e) {
-        exitCode = events.outcome({ command: cmd, stage: String(a.stage), error: toShipError(e) });
+        exitCode = events.outcome({ command: cmd, stage: String(a.stage), error: toShipError(e), dryRun: !!a.dryRun });
       } finally {
         guard.dispose();
         reporter.close();
@@ -279,7 +279,8 @@ export async function runCli(argv: string[]): Promise<number> {
       events.outcome({ command: argv[0] ?? '', stage: '', error: err });
       reporter.close();
     } else {
-      for (const l of errorLines({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint })) process.stderr.write(`${l}\n`);
+      const e = new Events().secrets.scrub({ type: 'error', time: '', code: err.exitCode, reason: err.reason, message: err.message, hint: err.hint } as const);
+      for (const l of errorLines(e)) process.stderr.write(`${l}\n`);
     }
     return err.exitCode;
   }

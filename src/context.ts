@@ -75,6 +75,12 @@ export interface Ctx {
 }
 
 export function newCtx(command: Command, stage: Stage, events: Events, opts: RunOptions): Ctx {
+  // Known before anything runs, so no output or history line can carry them (src/redact.ts).
+  events.secrets.addEnv(stage.env);
+  for (const h of stage.allHosts ?? stage.hosts) {
+    events.secrets.addEnv(h.env);
+    if (h.ssh.passphrase) events.secrets.add(h.ssh.passphrase);
+  }
   return {
     command,
     stage,

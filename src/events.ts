@@ -1,5 +1,6 @@
 import type { ExitCode, ShipError } from './errors.js';
 import type { Plan } from './runner.js';
+import { Secrets } from './redact.js';
 /** What steps say; reporters decide how it looks (src/reporters/). */
 export type StepStatus = 'start' | 'done' | 'failed' | 'skipped';
 
@@ -55,6 +56,8 @@ export type ShipEvent =
       bytesSent: number;
       pruned: Record<string, string[]>;
       message?: string;
+      /** --dry-run: nothing was written; `release` is the id the run would have made. */
+      dryRun?: boolean;
     };
 
 export type Stamped = ShipEvent & { time: string };
@@ -71,11 +74,14 @@ export interface Outcome {
   bytesSent?: number;
   pruned?: Record<string, string[]>;
   message?: string;
+  dryRun?: boolean;
 }
 type Listener = (e: Stamped) => void;
 
 export class Events {
   private listeners: Listener[] = [];
+  /** The run's secret values: every event is scrubbed with them before any listener sees it (src/redact.ts). */
+  readonly secrets = new Secrets();
   on(l: Listener): () => void {
     this.listeners.push(l);
     return () => {
@@ -83,7 +89,7 @@ export class Events {
     };
   }
   emit(e: ShipEvent): void {
-    const stamped = { ...e, time: new Date().toISOString() } as Stamped;
+    const stamped = { ...this.secrets.scrub(e), time: new Date().toISOString() } as Stamped;
     for (const l of this.listeners) l(stamped);
   }
   log(message: string, host?: string): void {
@@ -115,6 +121,7 @@ export class Events {
       bytesSent: o.bytesSent ?? 0,
       pruned: o.pruned ?? {},
       message: o.message,
+      ...(o.dryRun ? { dryRun: true } : {}),
     });
     return exitCode;
   }

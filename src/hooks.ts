@@ -40,6 +40,7 @@ export async function runHook(ctx: Ctx, hook: string, hosts: HostRun[], extraEnv
         SHIP_HOSTS: hosts.map((h) => h.name).join(','),
         ...extraEnv,
       } as Record<string, string>;
+      ctx.events.secrets.addEnv(env);
       const r = await runSh(wrapCommand(raw(cmd), { cwd: ctx.stage.configDir, env: pick(env) }), cmd);
       if (r.code !== 0) throw new CommandError('local', `hook ${hook} (${cmd})`, r);
     } else {

@@ -81,12 +81,32 @@ export async function readHostState(h: HostRun): Promise<void> {
   h.history = parseHistory(text);
 }
 
-/** Appends one line to the host's history. */
+/**
+ * Appends one line to the host's history, through the run's redaction pass (its message
+ * is often an error's text: a hook's output). The first line a run writes on a host makes
+ * `.ship/` 0700 and history.jsonl 0600 (docs/security.md, "Output and history").
+ */
 export async function record(ctx: Ctx, h: HostRun, entry: Omit<HistoryEntry, 'time' | 'user'>): Promise<void> {
-  const line: HistoryEntry = { time: new Date().toISOString(), user: ctx.user, run: runId(ctx), ...entry };
-  await h.t.mkdirp(h.paths.meta);
+  const line: HistoryEntry = ctx.events.secrets.scrub({ time: new Date().toISOString(), user: ctx.user, run: runId(ctx), ...entry });
+  if (!private_.has(h)) {
+    await privateMeta(ctx, h, true);
+    private_.add(h);
+  }
   await h.t.appendFile(h.paths.history, `${JSON.stringify(line)}\n`);
   h.history.push(line);
+}
+
+const private_ = new WeakSet<HostRun>();
+
+/** `.ship/` made (0700) or narrowed to its owner; history.jsonl narrowed to 0600 (created so when `create`). */
+export async function privateMeta(ctx: Ctx, h: HostRun, create = false): Promise<void> {
+  const m = h.paths.meta;
+  const f = h.paths.history;
+  const r = await h.t.exec(
+    sh`umask 077; mkdir -p ${m} || exit 1; if [ -n ${create ? 'y' : ''} ]; then : >> ${f} || exit 1; fi; chmod go-rwx ${m} || exit 2; if [ -e ${f} ]; then chmod go-rwx ${f} || exit 2; fi`,
+  );
+  if (r.code === 2) ctx.events.warn(`cannot narrow ${h.paths.meta} to 0700 and ${h.paths.history} to 0600 (${r.stderr.trim()}): other users of the host may read the history`, h.name);
+  else if (r.code !== 0) throw new CommandError(h.name, `creating ${h.paths.history}`, r);
 }
 
 const runIds = new WeakMap<Ctx, string>();

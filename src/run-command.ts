@@ -99,6 +99,7 @@ export async function runCommand(
     steps: ctx.stepMs,
     bytesSent: ctx.bytesSent,
     pruned: ctx.pruned,
+    dryRun: !!o.dryRun,
     message: ctx.paused
       ? `paused after the canary; continue with: ship switch ${stage.name} ${ctx.release}`
       : flow.name === 'staged' && !error

@@ -9,6 +9,7 @@ import { ensureLocks, stillLocked } from './lock.js';
 import { flipLink, removeNext, switchHost, unlinkCurrent } from './flip.js';
 import type { Step } from './steps/types.js';
 import { ReadOnlyTransport } from './transport/read-only.js';
+import { secretsTransport } from './transport/secrets.js';
 import { traceTransport } from './transport/trace.js';
 import type { Transport } from './transport/types.js';
 import { isStrategyName, STRATEGY_NAMES, strategyOf } from './strategies/index.js';
@@ -139,6 +140,7 @@ export function describePlan(p: Plan, arrow: string): string {
  * (src/transport/trace.ts). The host opener (src/hosts.ts) applies it to every host.
  */
 export function runTransport(ctx: Ctx, t: Transport): Transport {
+  t = secretsTransport(t, ctx.events.secrets);
   if (ctx.opts.dryRun) t = new ReadOnlyTransport(t);
   if (ctx.opts.verbose) t = traceTransport(t, ctx.events);
   return t;

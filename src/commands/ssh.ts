@@ -14,8 +14,12 @@
  *
  * Nothing deployed yet: the session starts in deployTo (or the home directory when
  * that is missing too), with a warning.
+ *
+ * No env or envFile value is ever on a command line, here or on the host: the script
+ * that exports them goes in on the terminal (docs/security.md).
  */
 import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { loadStage, type CommandOptions, type CommandResult } from '../run-command.js';
 import { hostEnv, newCtx, type Ctx, type HostRun } from '../context.js';
 import { ShipError, UsageError, type ExitCode } from '../errors.js';
@@ -23,7 +27,7 @@ import { Events } from '../events.js';
 import { raw, type Shell } from '../shell.js';
 import { connect } from '../steps/connect.js';
 import { openHosts } from '../hosts.js';
-import { wrapCommand } from '../transport/command.js';
+import { BOOTSTRAP_FD3, framed, resolveEnvFile, wrapCommand } from '../transport/command.js';
 import type { SshTransport } from '../transport/ssh.js';
 import type { ExecOptions } from '../transport/types.js';
 
@@ -56,10 +60,11 @@ export async function sshCommand(o: CommandOptions, hostName: string | undefined
   }
 }
 
+/** Where the session starts and its environment: SHIP_*, env, and the envFile's values (read here, parsed as dotenv). */
 async function sessionOptions(ctx: Ctx, h: HostRun): Promise<ExecOptions> {
   if (h.currentId) {
     h.target = h.currentId;
-    return { cwd: h.paths.current, env: hostEnv(ctx, h), envFile: ctx.stage.envFile };
+    return resolveEnvFile((p) => h.t.readFile(p), { cwd: h.paths.current, env: hostEnv(ctx, h), envFile: ctx.stage.envFile });
   }
   const root = await h.t.stat(h.root);
   ctx.events.warn(`nothing deployed yet (no current release): starting in ${root ? h.root : 'the home directory'}`, h.name);
@@ -102,12 +107,19 @@ async function sshSession(t: SshTransport, script: Shell, opts: ExecOptions): Pr
   });
 }
 
-/** The same on this machine: /bin/sh with the same wrapping, on this terminal. */
+/**
+ * The same on this machine: /bin/sh with the same wrapping, on this terminal. The script
+ * (env values included) goes in on file descriptor 3, never on a command line; stdin,
+ * stdout and stderr are the terminal.
+ */
 function localSession(script: Shell, opts: ExecOptions): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const onSigint = () => {}; // the child, in the foreground on this terminal, gets ^C itself
     process.on('SIGINT', onSigint);
-    const child = spawn('/bin/sh', ['-c', wrapCommand(script, opts)], { stdio: 'inherit' });
+    const child = spawn('/bin/sh', ['-c', BOOTSTRAP_FD3], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    const input = child.stdio[3] as Writable;
+    input.on('error', () => {}); // the shell gone before reading it: its exit says why
+    input.end(framed(wrapCommand(script, opts)));
     child.on('error', (e) => {
       process.off('SIGINT', onSigint);
       reject(new ShipError(`cannot start /bin/sh: ${e.message}`));

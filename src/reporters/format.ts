@@ -36,11 +36,17 @@ export function paint(color: keyof typeof COLORS, text: string, on: boolean): st
   return on ? `\x1b[${COLORS[color]}m${text}\x1b[${color === 'dim' ? 22 : 39}m` : text;
 }
 
+/** What a dry run of a command would have done with its release. */
+const WOULD: Record<string, string> = { switch: 'switch to', rollback: 'roll back to' };
+
 /** The closing summary, as lines of text for stdout. */
 export function summaryLines(e: Extract<Stamped, { type: 'summary' }>): string[] {
   const lines: string[] = [];
-  const verdict = e.exitCode === 0 ? 'ok' : `failed (exit ${e.exitCode})`;
-  lines.push(`ship ${e.command}${e.stage && e.stage !== 'undefined' ? ` ${e.stage}` : ''}: ${verdict}${e.release ? ` — release ${e.release}` : ''} in ${fmtMs(e.ms)}`);
+  const verdict = `${e.dryRun ? 'dry run ' : ''}${e.exitCode === 0 ? 'ok' : `failed (exit ${e.exitCode})`}`;
+  const stage = e.stage && e.stage !== 'undefined' ? ` ${e.stage}` : '';
+  // A dry run made no release: it names the one it would have made (or put live), and says nothing changed.
+  if (e.dryRun) lines.push(`ship ${e.command}${stage}: ${verdict}${e.release ? ` — would ${WOULD[e.command] ?? e.command} release ${e.release}` : ''}; nothing was changed (${fmtMs(e.ms)})`);
+  else lines.push(`ship ${e.command}${stage}: ${verdict}${e.release ? ` — release ${e.release}` : ''} in ${fmtMs(e.ms)}`);
   if (e.message) lines.push(`  ${e.message}`);
   if (e.hosts.length) lines.push(`  hosts: ${e.hosts.join(', ')}`);
   const steps = Object.entries(e.steps);

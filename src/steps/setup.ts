@@ -23,7 +23,7 @@ import { isSecretName } from '../config/load.js';
 import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { ShipError, UsageError } from '../errors.js';
-import { record } from '../host-state.js';
+import { privateMeta, record } from '../host-state.js';
 import { timestampId } from '../paths.js';
 import { FileExistsError } from '../transport/types.js';
 import type { Step } from './types.js';
@@ -191,6 +191,7 @@ export const setup = {
         if (!st && !dry) await h.t.mkdirp(p);
         if (!st || before.has(d)) r.created.push(d === '.' ? h.root : `${d}/`);
       }
+      if (!dry) await privateMeta(ctx, h); // .ship/ 0700, history.jsonl 0600 (docs/security.md)
       for (const f of s.files) await uploadOne(ctx, h, f, r, dry);
       const changed = r.created.length + r.uploaded.length + r.replaced.length > 0;
       if (changed && !dry) {

@@ -21,11 +21,20 @@ export function wrapCommand(command: Shell, opts: ExecOptions = {}): string {
   return parts.join('\n');
 }
 
+/** Reads `<n>\n` then n lines (from stdin, or the redirection `from`) into __ship_s. */
+const readScript = (from = '') =>
+  `IFS= read -r __ship_n${from} || exit 125; __ship_s=; ` +
+  `while [ "$__ship_n" -gt 0 ]; do IFS= read -r __ship_l${from} || exit 125; __ship_s="$__ship_s$__ship_l\n"; __ship_n=$((__ship_n - 1)); done; ` +
+  'unset __ship_n __ship_l; ';
+
 /** What `/bin/sh -c` is given: reads `<n>\n` then n lines from stdin, and evals them. */
-export const BOOTSTRAP =
-  'IFS= read -r __ship_n || exit 125; __ship_s=; ' +
-  'while [ "$__ship_n" -gt 0 ]; do IFS= read -r __ship_l || exit 125; __ship_s="$__ship_s$__ship_l\n"; __ship_n=$((__ship_n - 1)); done; ' +
-  'unset __ship_n __ship_l; eval "unset __ship_s; $__ship_s"';
+export const BOOTSTRAP = readScript() + 'eval "unset __ship_s; $__ship_s"';
+
+/**
+ * The same, reading the script from file descriptor 3 (closed before the script runs), so
+ * that stdin stays the caller's: `ship ssh` on a `local` host, whose stdin is the terminal.
+ */
+export const BOOTSTRAP_FD3 = readScript(' <&3') + 'exec 3<&-; eval "unset __ship_s; $__ship_s"';
 
 /** The stdin preamble for BOOTSTRAP: the script's line count, then the script. */
 export function framed(script: string): Buffer {

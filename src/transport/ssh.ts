@@ -106,6 +106,11 @@ export function hostKeyAlgorithms(knownTypes: string[]): string[] {
   return [...first, ...DEFAULT_SERVER_HOST_KEY.filter((a) => !first.includes(a))];
 }
 
+/** The terminal modes `openPty` requests while the script is sent on the terminal's input (off: 0). */
+const SCRIPT_INPUT_MODES = { ECHO: 0, ICANON: 0, ISIG: 0, IEXTEN: 0, IXON: 0, ICRNL: 0, INLCR: 0, IGNCR: 0 } as const;
+/** The script's first line: the terminal as a login expects it again. */
+const TERMINAL_ON = sh`stty echo icanon isig iexten ixon icrnl 2>/dev/null`;
+
 /**
  * Sends a `signal` channel request. ssh2's Channel#signal() sends nothing once stdin was
  * ended (the channel is no longer writable), which is always the case here.
@@ -649,15 +654,26 @@ export class SshTransport implements Transport {
   /**
    * Starts `command` (wrapped like exec: cwd, env, envFile) on a pseudo-terminal and
    * returns the open channel, for `ship ssh`: the caller wires it to the local terminal.
+   *
+   * As with exec, the process started is `/bin/sh -c <bootstrap>` and the script (env and
+   * envFile values included) is sent on the channel, which is the terminal's input: the
+   * terminal is requested without echo, line editing, signals, flow control and CR
+   * translation, so the script is read byte for byte and never shown; its first line turns
+   * those back on, then the command (the login shell) runs on the same terminal, reading
+   * what the user types after the script (docs/security.md).
    */
-  openPty(command: Shell, opts: ExecOptions & { rows: number; cols: number; term: string }): Promise<ClientChannel> {
-    const remote = `exec /bin/sh -c ${quote(wrapCommand(command, opts))}`;
+  async openPty(command: Shell, opts: ExecOptions & { rows: number; cols: number; term: string }): Promise<ClientChannel> {
+    const o = await resolveEnvFile((p) => this.readFile(p), opts);
+    const preamble = framed(wrapCommand(sh`${TERMINAL_ON}\n${command}`, o));
+    const remote = `exec /bin/sh -c ${quote(BOOTSTRAP)}`;
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(new ConnectError(this.name, `connection to ${this.where} lost: ${this.lost.message}`));
       if (!this.client) return reject(new ConnectError(this.name, 'not connected (connect() was not called)'));
       try {
-        rawClient(this.client).exec(remote, { pty: { rows: opts.rows, cols: opts.cols, term: opts.term } }, (err, ch) => {
+        const pty = { rows: opts.rows, cols: opts.cols, term: opts.term, modes: SCRIPT_INPUT_MODES };
+        rawClient(this.client).exec(remote, { pty }, (err, ch) => {
           if (err) return reject(new ConnectError(this.name, `cannot start a terminal session on ${this.where}: ${err.message}`));
+          ch.write(preamble);
           resolve(ch);
         });
       } catch (e) {

@@ -4,34 +4,21 @@
  * env/cd wrapping), exit code, time, and what it printed. Steps never see the difference.
  *
  * Secrets: the values of the variables a command gets (ExecOptions.env, and the envFile's,
- * ship's own SHIP_* excepted) are replaced by `<redacted>` wherever they appear in the
- * command or its output, and URLs lose their credentials and query values (redact.ts).
+ * ship's own SHIP_* excepted) are the run's secrets (src/transport/secrets.ts); the one
+ * redaction pass every event goes through (src/redact.ts) replaces them by `<redacted>`
+ * and strips URL credentials and control characters. The output is passed through it
+ * before it is clipped, so a cut never leaves half a secret.
  */
 import { Buffer } from 'node:buffer';
 import type { Events } from '../events.js';
-import { redactUrls, REDACTED } from '../redact.js';
 import type { Shell } from '../shell.js';
-import { resolveEnvFile } from './command.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
 
 /** Output kept per stream in an event (the rest is counted, not shown). */
 const MAX_OUTPUT = 16_384;
 
-/** Values worth hiding: not ship's own SHIP_* values, not so short they would blank out ordinary text. */
-function secretValues(env: Record<string, string> | undefined, extra: string[] = []): string[] {
-  return [
-    ...Object.entries(env ?? {})
-      .filter(([k, v]) => (!k.startsWith('SHIP_') || k === 'SHIP_HEALTH_TOKEN') && v.length >= 3)
-      .map(([, v]) => v),
-    ...extra.filter((v) => v.length >= 3),
-  ].sort((a, b) => b.length - a.length);
-}
-
-export function redactText(text: string, secrets: string[]): string {
-  let s = text;
-  for (const v of secrets) s = s.split(v).join(REDACTED);
-  return redactUrls(s);
-}
+/** The one redaction function, for callers that have a list of values (src/redact.ts). */
+export { redactText } from '../redact.js';
 
 function clip(text: string): string {
   const b = Buffer.byteLength(text);
@@ -40,16 +27,16 @@ function clip(text: string): string {
 
 /** `t`, reporting what it runs to `events` (see above). */
 export function traceTransport(t: Transport, events: Events): Transport {
-  const emit = (kind: 'exec' | 'file', command: string, started: number, code: number | null, stdout = '', stderr = '', secrets: string[] = []) =>
+  const emit = (kind: 'exec' | 'file', command: string, started: number, code: number | null, stdout = '', stderr = '') =>
     events.emit({
       type: 'command',
       host: t.name,
       kind,
-      command: redactText(command, secrets),
+      command,
       code,
       ms: Date.now() - started,
-      stdout: clip(redactText(stdout, secrets)),
-      stderr: clip(redactText(stderr, secrets)),
+      stdout: clip(events.secrets.text(stdout)),
+      stderr: clip(events.secrets.text(stderr)),
     });
   /** A change to the host's files, shown as the operation and its paths. */
   const op = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
@@ -70,15 +57,14 @@ export function traceTransport(t: Transport, events: Events): Transport {
     home: () => t.home(),
     async exec(command: Shell, opts?: ExecOptions): Promise<ExecResult> {
       const started = Date.now();
-      const extra = opts?.redact ?? [];
-      let secrets = secretValues(opts?.env, extra);
+      events.secrets.addEnv(opts?.env);
+      for (const v of opts?.redact ?? []) events.secrets.add(v);
       try {
         const r = await t.exec(command, opts);
-        if (opts?.envFile) secrets = secretValues((await resolveEnvFile((p) => t.readFile(p), opts).catch(() => opts)).env, extra);
-        emit('exec', r.command, started, r.code, r.stdout, r.stderr, secrets);
+        emit('exec', r.command, started, r.code, r.stdout, r.stderr);
         return r;
       } catch (e) {
-        emit('exec', command.text, started, null, '', (e as Error).message, secrets);
+        emit('exec', command.text, started, null, '', (e as Error).message);
         throw e;
       }
     },

@@ -175,6 +175,17 @@ for (const { args, says } of DRY_RUNS) {
   });
 }
 
+test('a dry run\'s summary says it was one and names the release it would deploy, never as made', async () => {
+  const plain = await ship(['deploy', 'test', '--dry-run'], { cwd: dir });
+  assert.is(plain.code, 0, out(plain));
+  const line = plain.stdout.split('\n').find((l) => l.startsWith('ship deploy test:'));
+  assert.match(line ?? '', /^ship deploy test: dry run ok — would deploy release \d{14}; nothing was changed \(/, plain.stdout);
+  const json = await run('deploy', 'test', '--dry-run');
+  const summary = json.events.find((e) => e.type === 'summary');
+  assert.is(summary?.dryRun, true, json.stdout);
+  for (const root of roots) assert.not.ok(existsSync(path.join(root, 'releases', String(summary!.release))), 'the release named was not created');
+});
+
 test('the step messages of prune and maintenance say what they would remove and write', async () => {
   const steps = (r: ShipRun, step: string) => r.events.filter((e) => e.type === 'step' && e.step === step && e.host).map((e) => `${e.host} ${e.message}`);
   const p = await run('prune', 'test', '--keep', '1', '--dry-run');

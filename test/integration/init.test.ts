@@ -164,6 +164,22 @@ test('JSON and YAML configs point at the JSON Schema of the installed ship', asy
   assert.is(rel.code, 0, rel.stderr);
 });
 
+test('ship init --help and the README list every template set, each made of files in templates/', async () => {
+  const { TEMPLATE_SETS } = await import('../../src/commands/init.js');
+  const onDisk = readdirSync(path.join(ROOT, 'templates'))
+    .filter((f) => !f.startsWith('ship.config.') && f !== 'maintenance.html')
+    .map((f) => f.replace(/\.conf$/, ''))
+    .sort();
+  assert.equal(Object.keys(TEMPLATE_SETS).sort(), onDisk, 'a template in templates/ that ship init cannot write, or a set without its files');
+  const help = await ship(['init', '--help'], { cwd: project() });
+  assert.is(help.code, 0, help.stderr);
+  const described = /templates to copy: ([^[\n]+)/.exec(help.stdout.replace(/\s*\n\s+/g, ' '))?.[1] ?? '';
+  assert.equal(described.split(/,\s*/).map((s) => s.trim()).sort(), onDisk, help.stdout);
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const listed = /^ship init +\[--template ([^\]]+)\]/m.exec(readme)?.[1] ?? '';
+  assert.equal(listed.split(' ').sort(), onDisk, 'the README\'s command list');
+});
+
 test('an unknown template: exit 2 naming it and the known ones, nothing written', async () => {
   const d = project();
   const r = await ship(['init', '--template', 'nginx', 'apache'], { cwd: d });
