@@ -11,7 +11,7 @@ import { forEachHost } from '../context.js';
 import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
 import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
-import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
+import { applyRouter, fileSize, newRouteToken, portsOf, readSince, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, retireColors } from './runtime.js';
 
 /** A step waits at most this many stepTimes for minRequests. */
@@ -36,6 +36,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     ctx.events.log(`nothing else takes traffic on ${noOld.join(', ')}: all traffic goes to ${release} at once`);
   }
   const canJudge = noOld.length === 0;
+  if (canJudge && steps[resumeAt] < 100) await announceCookie(ctx, hosts);
   for (let i = resumeAt; i < steps.length; i++) {
     const percent = canJudge ? steps[i] : 100;
     const logs = new Map<HostRun, { file: string; offset: number }>();
@@ -44,6 +45,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
       r.state.weights = weightsFor(r.fresh!, percent);
       r.state.live = percent === 100 ? r.fresh : otherColor(r.fresh!);
       delete r.state.canary;
+      if (percent === 100) delete r.state.route;
       await applyRouter(ctx, h, colors, r.state);
       // The window starts once this host's router has the new weights.
       const file = routerPath(h, colors.router.accessLog);
@@ -86,6 +88,25 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     }
   }
   return 'done';
+}
+
+/**
+ * Before a canary's first split: one router change that only makes the rollout's cookie
+ * known (a new random token, both colors; the weights stay as they are, no cookie is
+ * handed out yet). The router helper returns once nginx's old workers stopped taking
+ * connections, so when the first split hands out cookies every worker routes them:
+ * a page from the new color whose chunk arrives on another connection finds the new color
+ * (docs/blue-green.md, "Sticky colors"). A paused canary's token is kept.
+ */
+async function announceCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  const colors = colorsOf(ctx);
+  await forEachHost(ctx, 'route cookie', hosts, async (h) => {
+    const r = await hostColors(h);
+    if (r.state.route) return;
+    r.state.route = newRouteToken();
+    await applyRouter(ctx, h, colors, r.state);
+    return 'the rollout\'s cookie is known to the router';
+  });
 }
 
 async function sleepUnlessInterrupted(ctx: Ctx, ms: number): Promise<void> {
@@ -144,6 +165,7 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     r.state.weights = weightsFor(old, 100);
     r.state.live = old;
     delete r.state.canary;
+    delete r.state.route;
     await applyRouter(ctx, h, colors, r.state);
     r.before = structuredClone(r.state); // nothing left for the switch's revert to route back
     return `all traffic back on ${old} (${r.state.releases[old]})`;

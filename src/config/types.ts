@@ -121,6 +121,10 @@ export interface Colors {
   stop: string;
   keepOld: 'next-deploy' | 'none';
   ports: { blue: number; green: number };
-  /** Relative paths are relative to deployTo. */
-  router: { file: string; accessLog: string; reload: string; name: string };
+  /**
+   * How traffic moves (docs/blue-green.md, "Two ways to change the router"): `command`,
+   * the root-owned helper run with numbers only; or `file` + `reload`, for an nginx that
+   * runs as the deploy user. Relative paths are relative to deployTo.
+   */
+  router: { command: string; file?: undefined; reload?: undefined; accessLog: string; name: string } | { command?: undefined; file: string; reload: string; accessLog: string; name: string };
 }
