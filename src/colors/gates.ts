@@ -19,7 +19,7 @@ export interface LogEntry {
   time: number;
 }
 
-const LINE = /(\S+(?:, \S+)*) (\d{3}) (\d+(?:\.\d+)?)\s*$/;
+const LINE = /(\S+(?:, \S+)*) (\d{3}) (\d+(?:\.\d+)?)(?: \S+)?\s*$/; // an optional last field: $cookie_ship_route
 
 /** One access-log line, or undefined when it does not end in the three fields. */
 export function parseLine(line: string): LogEntry | undefined {

@@ -143,9 +143,43 @@ export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: Color
   } else {
     await writeAtomic(h.t, routerPath(h, r.file), text);
     await writeState(h, s);
+    const before = await ownNginxWorkers(h);
     await run(h, raw(r.reload), `router reload (${r.reload})`, { cwd: h.root, env: hostEnv(ctx, h) });
+    await waitForOldWorkers(ctx, h, before);
   }
   ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });
+}
+
+/** The longest ship waits, in the file mode, for nginx's old workers to stop taking connections. */
+export const OLD_WORKERS_TIMEOUT_MS = 20_000;
+
+/**
+ * The pids of nginx workers running as the deploy user that take connections (not
+ * "shutting down"): in the file mode nginx runs as that user, and after `router.reload`
+ * ship waits until the ones from before are gone, as the router helper does for a root
+ * nginx (docs/blue-green.md, "Sticky colors").
+ */
+async function ownNginxWorkers(h: HostRun): Promise<string[]> {
+  const r = await h.t.exec(
+    sh`for d in /proc/[0-9]*; do [ -O "$d" ] || continue; c=$(tr '\\0' ' ' < "$d"/cmdline 2>/dev/null) || continue; case $c in *'shutting down'*) ;; 'nginx: worker process'*) echo "\${d#/proc/}" ;; esac; done`,
+    { readOnly: true, timeoutMs: 10_000 },
+  );
+  return r.code === 0 ? r.stdout.split('\n').filter((x) => /^\d+$/.test(x)) : [];
+}
+
+async function waitForOldWorkers(ctx: Ctx, h: HostRun, before: string[]): Promise<void> {
+  if (!before.length) return;
+  const deadline = Date.now() + OLD_WORKERS_TIMEOUT_MS;
+  for (;;) {
+    const now = new Set(await ownNginxWorkers(h));
+    const left = before.filter((p) => now.has(p));
+    if (!left.length || ctx.interrupted) return;
+    if (Date.now() >= deadline) {
+      ctx.events.warn(`nginx worker(s) ${left.join(', ')} still take connections ${OLD_WORKERS_TIMEOUT_MS / 1000} s after the router reload`, h.name);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
 
 /**
