@@ -110,9 +110,10 @@ render() {
   echo "}"
   echo "map \$upstream_addr \$${name}_route_cookie {"
   echo "    default \"\";"
-  if [ "$token" != "-" ] && [ "$blue_weight" -gt 0 ] && [ "$green_weight" -gt 0 ]; then
+  if [ "$token" != "-" ]; then
     for c in blue green; do
-      if [ "$c" = blue ]; then port=$blue_port; else port=$green_port; fi
+      if [ "$c" = blue ]; then port=$blue_port w=$blue_weight; else port=$green_port w=$green_weight; fi
+      [ "$w" -gt 0 ] || continue
       printf '    ~127\\.0\\.0\\.1:%s$ "ship_route=%s-%s; Path=/; HttpOnly; SameSite=Lax${%s_route_secure}";\n' "$port" "$token" "$c" "$name"
     done
   fi

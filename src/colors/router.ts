@@ -78,10 +78,12 @@ export async function writeState(h: HostRun, s: ColorState): Promise<void> {
  * browser stick to one color while both take traffic:
  *
  * - `$<name>_upstream`: the `ship_route` cookie → that color's upstream, else the split.
- *   Its entries exist while the rollout has a token (from the router change before the
- *   first split to the last one), for both colors.
+ *   Its entries exist while the rollout has a token, for both colors: from a change that
+ *   only adds them, before the first split, to a change that only drops them, after the
+ *   last step — so every nginx worker knows the cookie whenever one is handed out
+ *   (docs/blue-green.md, "Sticky colors").
  * - `$<name>_route_cookie`: the Set-Cookie value naming the color that answered (the
- *   site adds it with add_header), empty — so no header — unless both colors take traffic.
+ *   site adds it with add_header) while the rollout has a token, else empty — no header.
  * - `$<name>_route_secure`: `; Secure` on HTTPS requests, appended to that cookie.
  *
  * The cookie's value is `<token>-<color>`, the token a random one per rollout (never
@@ -96,7 +98,6 @@ export function renderRouter(name: string, ports: Record<Color, number>, weights
   const addr = (c: Color) => `127.0.0.1:${ports[c]}`;
   const live = COLORS.filter((c) => weights[c] > 0);
   if (!live.length) throw new ShipError('the router would send traffic nowhere (both colors at 0 %)', { reason: 'router' });
-  const split = live.length > 1;
   const lines = [
     '# Written by ship: replaced on every deploy, switch and rollback. Do not edit.',
     ...COLORS.map((c) => `# ${c}: ${addr(c)} ${weights[c]} %`),
@@ -105,7 +106,7 @@ export function renderRouter(name: string, ports: Record<Color, number>, weights
     `upstream ${name}_split {\n${live.map((c) => `    server ${addr(c)} weight=${weights[c]};\n`).join('')}    keepalive 16;\n}`,
     `map $cookie_ship_route $${name}_upstream {\n    default ${name}_split;\n${token ? COLORS.map((c) => `    ${token}-${c} ${name}_${c};\n`).join('') : ''}}`,
     `map $scheme $${name}_route_secure {\n    default "";\n    https "; Secure";\n}`,
-    `map $upstream_addr $${name}_route_cookie {\n    default "";\n${token && split ? live.map((c) => `    ~${escapeRe(addr(c))}$ "ship_route=${token}-${c}; Path=/; HttpOnly; SameSite=Lax\${${name}_route_secure}";\n`).join('') : ''}}`,
+    `map $upstream_addr $${name}_route_cookie {\n    default "";\n${token ? live.map((c) => `    ~${escapeRe(addr(c))}$ "ship_route=${token}-${c}; Path=/; HttpOnly; SameSite=Lax\${${name}_route_secure}";\n`).join('') : ''}}`,
     '',
   ];
   return lines.join('\n');
@@ -152,29 +153,46 @@ export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: Color
 
 /** The longest ship waits, in the file mode, for nginx's old workers to stop taking connections. */
 export const OLD_WORKERS_TIMEOUT_MS = 20_000;
+/** An nginx master that shows no sign of a reload this long after it is another nginx of the same user. */
+const OTHER_MASTER_MS = 3000;
 
 /**
- * The pids of nginx workers running as the deploy user that take connections (not
- * "shutting down"): in the file mode nginx runs as that user, and after `router.reload`
- * ship waits until the ones from before are gone, as the router helper does for a root
- * nginx (docs/blue-green.md, "Sticky colors").
+ * The nginx workers running as the deploy user that take connections (not "shutting
+ * down"), as pid → master pid: in the file mode nginx runs as that user, and after
+ * `router.reload` ship waits until the ones from before are gone, as the router helper does
+ * for a root nginx (docs/blue-green.md, "Sticky colors").
  */
-async function ownNginxWorkers(h: HostRun): Promise<string[]> {
+async function ownNginxWorkers(h: HostRun): Promise<Map<string, string>> {
   const r = await h.t.exec(
-    sh`for d in /proc/[0-9]*; do [ -O "$d" ] || continue; c=$(tr '\\0' ' ' < "$d"/cmdline 2>/dev/null) || continue; case $c in *'shutting down'*) ;; 'nginx: worker process'*) echo "\${d#/proc/}" ;; esac; done`,
+    sh`for d in /proc/[0-9]*; do [ -O "$d" ] || continue; c=$(tr '\\0' ' ' < "$d"/cmdline 2>/dev/null) || continue; case $c in *'shutting down'*) ;; 'nginx: worker process'*) echo "\${d#/proc/} $(sed 's/^.*) //' "$d"/stat | cut -d' ' -f2)" ;; esac; done`,
     { readOnly: true, timeoutMs: 10_000 },
   );
-  return r.code === 0 ? r.stdout.split('\n').filter((x) => /^\d+$/.test(x)) : [];
+  const out = new Map<string, string>();
+  if (r.code !== 0) return out;
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\d+) (\d+)$/.exec(line.trim());
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
 }
 
-async function waitForOldWorkers(ctx: Ctx, h: HostRun, before: string[]): Promise<void> {
-  if (!before.length) return;
-  const deadline = Date.now() + OLD_WORKERS_TIMEOUT_MS;
+async function waitForOldWorkers(ctx: Ctx, h: HostRun, before: Map<string, string>): Promise<void> {
+  if (!before.size) return;
+  const t0 = Date.now();
+  const masters = new Set(before.values());
   for (;;) {
-    const now = new Set(await ownNginxWorkers(h));
-    const left = before.filter((p) => now.has(p));
+    const now = await ownNginxWorkers(h);
+    const left: string[] = [];
+    for (const m of masters) {
+      const old = [...before].filter(([, pm]) => pm === m).map(([p]) => p);
+      const alive = old.filter((p) => now.get(p) === m);
+      const fresh = [...now].some(([p, pm]) => pm === m && !before.has(p));
+      // Another nginx of this user (its workers untouched, none new): not the one reloaded.
+      if (alive.length === old.length && !fresh && Date.now() - t0 > OTHER_MASTER_MS) masters.delete(m);
+      else left.push(...alive);
+    }
     if (!left.length || ctx.interrupted) return;
-    if (Date.now() >= deadline) {
+    if (Date.now() - t0 >= OLD_WORKERS_TIMEOUT_MS) {
       ctx.events.warn(`nginx worker(s) ${left.join(', ')} still take connections ${OLD_WORKERS_TIMEOUT_MS / 1000} s after the router reload`, h.name);
       return;
     }

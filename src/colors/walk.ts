@@ -45,14 +45,16 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
       r.state.weights = weightsFor(r.fresh!, percent);
       r.state.live = percent === 100 ? r.fresh : otherColor(r.fresh!);
       delete r.state.canary;
-      if (percent === 100) delete r.state.route;
       await applyRouter(ctx, h, colors, r.state);
       // The window starts once this host's router has the new weights.
       const file = routerPath(h, colors.router.accessLog);
       logs.set(h, { file, offset: await fileSize(h, file) });
       return `${percent} % on ${r.fresh} (${release})`;
     });
-    if (percent === 100) return 'done';
+    if (percent === 100) {
+      await forgetCookie(ctx, hosts);
+      return 'done';
+    }
     ctx.events.emit({ type: 'canary', step: i + 1, percent, status: 'start', release });
     ctx.events.log(`canary step ${i + 1}/${steps.length}: ${percent} % on ${release}, watching for ${stepTime / 1000} s`);
     let verdict;
@@ -106,6 +108,22 @@ async function announceCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     r.state.route = newRouteToken();
     await applyRouter(ctx, h, colors, r.state);
     return 'the rollout\'s cookie is known to the router';
+  });
+}
+
+/**
+ * After the last step: the change to 100 % still routes (and hands out) the rollout's
+ * cookie, so a page the new color served without one, whose chunk an old worker takes,
+ * still reaches the new color; once every worker has that file, this change drops it.
+ */
+async function forgetCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  const colors = colorsOf(ctx);
+  await forEachHost(ctx, 'route cookie', hosts, async (h) => {
+    const r = await hostColors(h);
+    if (!r.state.route) return;
+    delete r.state.route;
+    await applyRouter(ctx, h, colors, r.state);
+    return 'the rollout\'s cookie is forgotten';
   });
 }
 

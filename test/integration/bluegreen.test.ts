@@ -217,8 +217,8 @@ test('blue → green → rollback → green again under a browser-like load: no 
   for (const h of hosts) {
     // The file mode (router.reload): this nginx runs as the deploy user and reads what it writes.
     const site = (await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: h.deployTo, listen: `127.0.0.1:${h.web}`, serverName: 'localhost' }))
-      .replace('include /etc/nginx/ship/shop.conf;', `include ${h.deployTo}/.ship/router/upstream.conf;`)
-      .replace('/var/log/nginx/shop-colors.log', `${h.deployTo}/.ship/router/access.log`);
+      .replaceAll('include /etc/nginx/ship/shop.conf;', `include ${h.deployTo}/.ship/router/upstream.conf;`)
+      .replaceAll('/var/log/nginx/shop-colors.log', `${h.deployTo}/.ship/router/access.log`);
     const n = await startNginx({ servers: [site], ports: [h.web], owner });
     nginxes.push(n);
     writeFileSync(path.join(h.deployTo, 'reload-router.sh'), `${n.reloadCommand}\n`);

@@ -113,10 +113,12 @@ r('the cookie is the rollout\'s token, not the release: nothing about a release 
   assert.equal(values, [`${TOKEN}-blue`, `${TOKEN}-green`]);
   assert.not.match(text, /20\d{6}/);
 });
-r('before the first split: the cookie is routed for both colors, none is handed out', () => {
+r('one color at 100 % with the rollout\'s token (before the first split, after the last step): the cookie routes both colors, only the live one hands it out', () => {
   const text = renderRouter('shop', ports, { blue: 100, green: 0 }, TOKEN);
   assert.match(/map \$cookie_ship_route[^}]*\}/.exec(text)![0], `${TOKEN}-green shop_green;`);
-  assert.not.match(/map \$upstream_addr[^}]*\}/.exec(text)![0], 'ship_route=');
+  const cookie = /map \$upstream_addr[^}]*\}/.exec(text)![0];
+  assert.match(cookie, `ship_route=${TOKEN}-blue;`);
+  assert.not.match(cookie, `${TOKEN}-green`);
 });
 r('one color at 100 %: the other is left out of the split (nginx has no weight 0) and the cookie is ignored', () => {
   const text = renderRouter('shop', ports, { blue: 0, green: 100 });
@@ -185,8 +187,8 @@ r('nginx accepts the file and the blue-green site that includes it', async () =>
   try {
     writeFileSync(`${dir}/shop.conf`, renderRouter('shop', ports, { blue: 90, green: 10 }, TOKEN));
     const site = (await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: dir, listen: '127.0.0.1:8080', serverName: 'localhost' }))
-      .replace('include /etc/nginx/ship/shop.conf;', `include ${dir}/shop.conf;`)
-      .replace('/var/log/nginx/shop-colors.log', `${dir}/shop-colors.log`);
+      .replaceAll('include /etc/nginx/ship/shop.conf;', `include ${dir}/shop.conf;`)
+      .replaceAll('/var/log/nginx/shop-colors.log', `${dir}/shop-colors.log`);
     assert.match(site, "log_format shop_colors '$time_iso8601 $upstream_addr $status $request_time $cookie_ship_route';");
     const v = checkNginxConfig([site]);
     assert.ok(v.ok, v.output);
