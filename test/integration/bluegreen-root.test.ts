@@ -13,7 +13,9 @@
  *      is known to every worker before any weight moves).
  *   2. the helper, run by the deploy user with config text, paths or odd numbers, refuses
  *      and changes nothing; sudo lets that user run nothing else as root.
- *   3. the file mode (nginx running as the deploy user, router.reload): the same client
+ *   3. ship check passes with that layout and fails naming a router file the deploy user
+ *      can write.
+ *   4. the file mode (nginx running as the deploy user, router.reload): the same client
  *      gets no chunk 404 during a canary either.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -323,6 +325,28 @@ test('the helper refuses config text, paths and odd numbers from the deploy user
     assert.is.not(r.code, 0, `sudo ${cmd.join(' ')}: ${r.out}`);
   }
   assert.equal(snapshot(), before);
+});
+
+test('ship check: passes with the helper installed as root; fails naming a router file the deploy user can write', async () => {
+  const h = rootHost;
+  const dir = tmpDir('ship-bgcheck-');
+  dirs.push(dir);
+  mkdirSync(path.join(dir, 'app'), { recursive: true });
+  writeConfig(dir, config(h, { command: `sudo -n ${admin.helper}`, accessLog: path.join(admin.logDir, 'shop-colors.log') }));
+  const rowsOf = (r: ShipRun) => r.events.filter((e) => e.check === 'router files' || e.check === 'router log');
+  let r = await ship(['check', 'production', '--json'], { cwd: dir });
+  assert.ok(rowsOf(r).length === 2 && rowsOf(r).every((e) => e.ok), JSON.stringify(rowsOf(r)));
+  const conf = path.join(admin.confDir, 'shop.conf');
+  execFileSync('chown', [`${ssh.uid}`, conf]);
+  try {
+    r = await ship(['check', 'production', '--json'], { cwd: dir });
+    assert.is(r.code, 1, tail(r));
+    const row = rowsOf(r).find((e) => e.check === 'router files');
+    assert.is(row?.ok, false);
+    assert.match(row?.detail ?? '', conf);
+  } finally {
+    execFileSync('chown', ['0', conf]);
+  }
 });
 
 test('the file mode (nginx running as the deploy user): no chunk 404 on a new connection during a canary either', async () => {
