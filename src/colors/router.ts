@@ -141,13 +141,18 @@ export async function applyRouter(ctx: Ctx, h: HostRun, colors: Colors, s: Color
     await writeState(h, s);
     const args = [r.name, ports.blue, ports.green, s.weights.blue, s.weights.green, s.route ?? '-'];
     await run(h, sh`${raw(r.command)} ${args}`, `router change (${r.command})`, { cwd: h.root, env: hostEnv(ctx, h) });
+    routed(ctx, h, s);
   } else {
     await writeAtomic(h.t, routerPath(h, r.file), text);
     await writeState(h, s);
     const before = await ownNginxWorkers(h);
     await run(h, raw(r.reload), `router reload (${r.reload})`, { cwd: h.root, env: hostEnv(ctx, h) });
+    routed(ctx, h, s);
     await waitForOldWorkers(ctx, h, before);
   }
+}
+
+function routed(ctx: Ctx, h: HostRun, s: ColorState): void {
   ctx.events.emit({ type: 'route', host: h.name, weights: { ...s.weights }, releases: { ...s.releases } });
 }
 
