@@ -9,7 +9,7 @@ import { forwardingForbidden } from '../health.js';
 import { redactUrl } from '../redact.js';
 import { describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
-import { routerPath } from '../colors/router.js';
+import { portsOf, readState, routerPath } from '../colors/router.js';
 import { connect } from '../steps/connect.js';
 import type { Step } from '../steps/types.js';
 
@@ -84,7 +84,10 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
 
   const hc = h.cfg.healthcheck;
   if (hc) {
-    const url = new URL(hc.url);
+    // Two colors: the check's `{port}` is the live color's (blue before the first deploy).
+    const colors = ctx.stage.colors;
+    const live = colors ? ((await readState(h).catch(() => undefined))?.live ?? 'blue') : undefined;
+    const url = new URL(colors && live ? hc.url.replaceAll('{port}', String(portsOf(h, colors)[live])) : hc.url);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     try {
       const s = await h.t.forward(port, url.hostname);

@@ -335,7 +335,7 @@ test('ship check: passes with the helper installed as root; fails naming a route
   writeConfig(dir, config(h, { command: `sudo -n ${admin.helper}`, accessLog: path.join(admin.logDir, 'shop-colors.log') }));
   const rowsOf = (r: ShipRun) => r.events.filter((e) => e.check === 'router files' || e.check === 'router log');
   let r = await ship(['check', 'production', '--json'], { cwd: dir });
-  assert.ok(rowsOf(r).length === 2 && rowsOf(r).every((e) => e.ok), JSON.stringify(rowsOf(r)));
+  assert.ok(rowsOf(r).length === 2 && rowsOf(r).every((e) => e.ok), `${JSON.stringify(rowsOf(r))}\n${tail(r)}`);
   const conf = path.join(admin.confDir, 'shop.conf');
   execFileSync('chown', [`${ssh.uid}`, conf]);
   try {
