@@ -6,7 +6,7 @@
  * nothing root's nginx reads is writable by that user (docs/blue-green.md, "The router
  * helper"; docs/security.md, "Who can do what").
  *
- *   1. a deploy then a weighted canary move traffic through the helper; every file the root
+ *   1. a deploy then three weighted canaries move traffic through the helper; every file the root
  *      nginx master reads (its config and includes, its logs) and the helper are not
  *      writable by the deploy user; a browser-like client that loads a page and fetches its
  *      chunk on a new connection gets no 404 during the canary (2 nginx workers: the cookie
@@ -159,29 +159,33 @@ function startChunkClients(web: number, n = 6) {
   };
 }
 
-/** A canary under the chunk clients: the 404s of chunks fetched right after their page. */
-async function canaryUnderClients(h: Host, dir: string, v: string, router: object) {
-  writeVersion(path.join(dir, 'app'), v);
+/** Canaries (one per version, in a row) under the chunk clients: the 404s of chunks fetched right after their page. */
+async function canariesUnderClients(h: Host, dir: string, versions: string[], router: object): Promise<ShipRun[]> {
   writeConfig(dir, config(h, router, { steps: [50, 100], stepTime: '2s', gates: { minRequests: 10, p95: 10 } }));
-  const clients = startChunkClients(h.web);
+  const clients = startChunkClients(h.web, 10);
   await sleep(500);
-  const r = await ship(['deploy', 'production', '--json'], { cwd: dir });
+  const runs: ShipRun[] = [];
+  for (const v of versions) {
+    writeVersion(path.join(dir, 'app'), v);
+    const r = await ship(['deploy', 'production', '--json'], { cwd: dir });
+    runs.push(r);
+    if (r.code !== 0) break;
+  }
   await sleep(300);
   const { chunks, errors } = await clients.stop();
-  assert.is(r.code, 0, tail(r));
-  const routes = r.events.filter((e) => e.type === 'route').map((e) => Date.parse(e.time));
-  const split = r.events.find((e) => e.type === 'canary' && e.status === 'start');
-  const splitAt = split ? Date.parse(split.time) : NaN;
+  for (const r of runs) assert.is(r.code, 0, tail(r));
+  const splits = runs.map((r) => Date.parse(r.events.find((e) => e.type === 'canary' && e.status === 'start')?.time ?? ''));
   const notFound = chunks.filter((c) => c.status === 404);
-  const inFirstSplit = notFound.filter((c) => c.t >= splitAt - 2000 && c.t <= splitAt + 2500);
+  const inFirstSplit = notFound.filter((c) => splits.some((t) => c.t >= t - 2000 && c.t <= t + 2500));
   const pinned = chunks.filter((c) => c.cookie).length;
+  const changes = runs.map((r) => r.events.filter((e) => e.type === 'route').length);
   process.stderr.write(
-    `\n${h.name}: ${chunks.length} page+chunk pairs (${pinned} with a ship_route cookie), ${notFound.length} chunk 404s (${inFirstSplit.length} around the first split), ${routes.length} router changes\n`,
+    `\n${h.name}: ${versions.length} canaries, ${chunks.length} page+chunk pairs (${pinned} with a ship_route cookie), ${notFound.length} chunk 404s (${inFirstSplit.length} around a first split), router changes per deploy: ${changes.join(', ')}\n`,
   );
   assert.ok(pinned > 0, 'the split handed out cookies');
-  assert.is(notFound.length, 0, `chunk 404s: ${notFound.length} (first split: ${inFirstSplit.length}), e.g. ${JSON.stringify(notFound.slice(0, 3))}`);
+  assert.is(notFound.length, 0, `chunk 404s: ${notFound.length} (around a first split: ${inFirstSplit.length}), e.g. ${JSON.stringify(notFound.slice(0, 3))}`);
   assert.equal(errors, [], 'every page answered');
-  return r;
+  return runs;
 }
 
 function killApps() {
@@ -261,10 +265,11 @@ test('a deploy and a canary move traffic through the helper; nothing root nginx 
   assert.is(versionOf((await fetchText(`http://127.0.0.1:${h.web}/`)).body), '1');
   assert.match(readFileSync(path.join(admin.confDir, 'shop.conf'), 'utf8'), `server 127.0.0.1:${h.blue} weight=100;`);
 
-  const r = await canaryUnderClients(h, dir, '2', router);
-  const passed = r.events.filter((e) => e.type === 'canary' && e.status === 'passed');
-  assert.equal(passed.map((e) => e.percent), [50]);
-  assert.ok(passed[0].figures.new.requests >= 10, JSON.stringify(passed[0].figures));
+  for (const r of await canariesUnderClients(h, dir, ['2', '3', '4'], router)) {
+    const passed = r.events.filter((e) => e.type === 'canary' && e.status === 'passed');
+    assert.equal(passed.map((e) => e.percent), [50]);
+    assert.ok(passed[0].figures.new.requests >= 10, JSON.stringify(passed[0].figures));
+  }
   const s = state(h);
   assert.is(s.live, 'green');
   assert.equal(s.weights, { blue: 0, green: 100 });
@@ -272,7 +277,7 @@ test('a deploy and a canary move traffic through the helper; nothing root nginx 
   const conf = readFileSync(path.join(admin.confDir, 'shop.conf'), 'utf8');
   assert.match(conf, `server 127.0.0.1:${h.green} weight=100;`);
   assert.not.match(conf, 'ship_route=');
-  for (let i = 0; i < 5; i++) assert.is(versionOf((await fetchText(`http://127.0.0.1:${h.web}/`)).body), '2');
+  for (let i = 0; i < 5; i++) assert.is(versionOf((await fetchText(`http://127.0.0.1:${h.web}/`)).body), '4');
   assert.not.ok(existsSync(path.join(h.deployTo, '.ship/router/upstream.conf')), 'ship wrote no router file of its own');
 
   // The master is root's; what it reads is not the deploy user's to change.
@@ -365,7 +370,7 @@ test('the file mode (nginx running as the deploy user): no chunk 404 on a new co
   writeFileSync(path.join(h.deployTo, 'reload-router.sh'), `${n.reloadCommand}\n`);
   chownTree(ssh, path.join(h.deployTo, 'reload-router.sh'));
   assert.is(versionOf((await fetchText(`http://127.0.0.1:${h.web}/`)).body), '1');
-  await canaryUnderClients(h, dir, '2', { reload: 'sh "$SHIP_DEPLOY_TO"/reload-router.sh' });
+  await canariesUnderClients(h, dir, ['2', '3', '4'], { reload: 'sh "$SHIP_DEPLOY_TO"/reload-router.sh' });
   assert.is(state(h).live, 'green');
 });
 
