@@ -159,9 +159,13 @@ function startChunkClients(web: number, n = 6) {
   };
 }
 
-/** Canaries (one per version, in a row) under the chunk clients: the 404s of chunks fetched right after their page. */
+/**
+ * Canaries (one per version, in a row) under the chunk clients: the 404s of chunks fetched
+ * right after their page. The p95 gate is out of the way: a cold node process on a busy
+ * machine is not what this is about (the gates have their own tests).
+ */
 async function canariesUnderClients(h: Host, dir: string, versions: string[], router: object): Promise<ShipRun[]> {
-  writeConfig(dir, config(h, router, { steps: [50, 100], stepTime: '2s', gates: { minRequests: 10, p95: 10 } }));
+  writeConfig(dir, config(h, router, { steps: [50, 100], stepTime: '2s', gates: { minRequests: 10, p95: 1000 } }));
   const clients = startChunkClients(h.web, 10);
   await sleep(500);
   const runs: ShipRun[] = [];
