@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real servers the test suite runs (OpenSSH's sshd, nginx, PostgreSQL,
+# Installs the real servers the test suite runs (OpenSSH's sshd, nginx, PostgreSQL, sudo,
 # php-fpm 8.2 with OPcache, Composer) and the tools `npm run bench` compares ship with (rsync, on both ends; GNU time for
 # peak memory) when they are missing. Needs root (apt-get). The tests start and stop them themselves.
 set -euo pipefail
@@ -16,6 +16,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v rsync >/dev/null 2>&1 || need+=(rsync)
 [ -x /usr/bin/time ] || need+=(time)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+# The two-color router helper runs through sudo (test/integration/bluegreen-root.test.ts).
+command -v sudo >/dev/null 2>&1 || need+=(sudo)
 if [ ${#need[@]} -gt 0 ]; then
   echo "ensure-system: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -47,24 +47,37 @@ export function resolveColors(merged: StageInput, app: string, hosts: HostConfig
     });
   }
   const r = merged.router ?? {};
+  const fileMode = r.file !== undefined || r.reload !== undefined;
+  if (fileMode && r.command !== undefined) {
+    problems.push({ path: 'router.command', message: 'router.command (the root-owned helper) and router.file/router.reload (nginx running as the deploy user) exclude each other', hint: 'see docs/blue-green.md, "Two ways to change the router"' });
+  }
   return {
     start: p.start,
     stop: p.stop,
     keepOld: p.keepOld ?? 'next-deploy',
     checkListener: p.checkListener ?? true,
     ports: merged.ports ?? hosts[0].ports!,
-    router: {
-      file: r.file ?? '.ship/router/upstream.conf',
-      accessLog: r.accessLog ?? '.ship/router/access.log',
-      reload: r.reload ?? 'sudo nginx -s reload',
-      name: r.name ?? routerName(app),
-    },
+    router: fileMode
+      ? {
+          file: r.file ?? '.ship/router/upstream.conf',
+          reload: r.reload ?? 'nginx -s reload',
+          accessLog: r.accessLog ?? '.ship/router/access.log',
+          name: r.name ?? routerName(app),
+        }
+      : {
+          command: r.command ?? DEFAULT_ROUTER_COMMAND,
+          accessLog: r.accessLog ?? `/var/log/nginx/${appSlug(app)}-colors.log`,
+          name: r.name ?? routerName(app),
+        },
   };
 }
 
+/** Where docs/blue-green.md has the admin install the router helper, run through sudo. */
+export const DEFAULT_ROUTER_COMMAND = 'sudo -n /usr/local/sbin/ship-nginx-router';
+
 /** nginx names (upstreams, variables) for an app: `my-app.web` → `my_app_web`. */
 export function routerName(app: string): string {
-  return appSlug(app).replace(/[^A-Za-z0-9_]/g, '_');
+  return appSlug(app).replace(/[^A-Za-z0-9_]/g, '_').slice(0, 64);
 }
 
 /** `strategy.steps`, `stepTime`, `gates`: only with two colors and the canary strategy. */

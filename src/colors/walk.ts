@@ -14,7 +14,7 @@ import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
 import { judge, newTallies, otherColor, Tally, weightsFor, type Color, type Figures } from './gates.js';
 import { logCursor, readWindow, type LogCursor } from './access-log.js';
-import { applyRouter, portsOf, routerPath, writeState } from './router.js';
+import { applyRouter, newRouteToken, portsOf, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, retireColors } from './runtime.js';
 
 /** A step waits at most this many stepTimes for minRequests. */
@@ -39,6 +39,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     ctx.events.log(`nothing else takes traffic on ${noOld.join(', ')}: all traffic goes to ${release} at once`);
   }
   const canJudge = noOld.length === 0;
+  if (canJudge && steps[resumeAt] < 100) await announceCookie(ctx, hosts);
   for (let i = resumeAt; i < steps.length; i++) {
     const percent = canJudge ? steps[i] : 100;
     const logs = new Map<HostRun, HostLog>();
@@ -53,7 +54,10 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
       logs.set(h, { cursor: await logCursor(h, file), tallies: newTallies() });
       return `${percent} % on ${r.fresh} (${release})`;
     });
-    if (percent === 100) return 'done';
+    if (percent === 100) {
+      await forgetCookie(ctx, hosts);
+      return 'done';
+    }
     ctx.events.emit({ type: 'canary', step: i + 1, percent, status: 'start', release });
     ctx.events.log(`canary step ${i + 1}/${steps.length}: ${percent} % on ${release}, watching for ${stepTime / 1000} s`);
     let verdict;
@@ -89,6 +93,41 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     }
   }
   return 'done';
+}
+
+/**
+ * Before a canary's first split: one router change that only makes the rollout's cookie
+ * known (a new random token, both colors; the weights stay as they are, no cookie is
+ * handed out yet). The router helper returns once nginx's old workers stopped taking
+ * connections, so when the first split hands out cookies every worker routes them:
+ * a page from the new color whose chunk arrives on another connection finds the new color
+ * (docs/blue-green.md, "Sticky colors"). A paused canary's token is kept.
+ */
+async function announceCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  const colors = colorsOf(ctx);
+  await forEachHost(ctx, 'route cookie', hosts, async (h) => {
+    const r = await hostColors(h);
+    if (r.state.route) return;
+    r.state.route = newRouteToken();
+    await applyRouter(ctx, h, colors, r.state);
+    return 'the rollout\'s cookie is known to the router';
+  });
+}
+
+/**
+ * After the last step: the change to 100 % still routes (and hands out) the rollout's
+ * cookie, so a page the new color served without one, whose chunk an old worker takes,
+ * still reaches the new color; once every worker has that file, this change drops it.
+ */
+async function forgetCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
+  const colors = colorsOf(ctx);
+  await forEachHost(ctx, 'route cookie', hosts, async (h) => {
+    const r = await hostColors(h);
+    if (!r.state.route) return;
+    delete r.state.route;
+    await applyRouter(ctx, h, colors, r.state);
+    return 'the rollout\'s cookie is forgotten';
+  });
 }
 
 async function sleepUnlessInterrupted(ctx: Ctx, ms: number): Promise<void> {
@@ -164,6 +203,7 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     r.state.weights = weightsFor(old, 100);
     r.state.live = old;
     delete r.state.canary;
+    delete r.state.route;
     await applyRouter(ctx, h, colors, r.state);
     r.before = structuredClone(r.state); // nothing left for the switch's revert to route back
     return `all traffic back on ${old} (${r.state.releases[old]})`;

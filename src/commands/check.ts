@@ -9,6 +9,7 @@ import { forwardingForbidden } from '../health.js';
 import { redactUrl } from '../redact.js';
 import { describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
+import { portsOf, readState, routerPath } from '../colors/router.js';
 import { connect } from '../steps/connect.js';
 import type { Step } from '../steps/types.js';
 
@@ -84,10 +85,14 @@ async function checkHost(ctx: Ctx, h: HostRun, add: Add): Promise<void> {
   add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${lock.stale ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
 
   if (isPhpFpmReload(ctx.stage.reload)) await checkPhpFpmReload(ctx.stage.reload!, h, add);
+  if (ctx.stage.colors) await checkRouter(ctx, h, add);
 
   const hc = h.cfg.healthcheck;
   if (hc) {
-    const url = new URL(hc.url);
+    // Two colors: the check's `{port}` is the live color's (blue before the first deploy).
+    const colors = ctx.stage.colors;
+    const live = colors ? ((await readState(h).catch(() => undefined))?.live ?? 'blue') : undefined;
+    const url = new URL(colors && live ? hc.url.replaceAll('{port}', String(portsOf(h, colors)[live])) : hc.url);
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     try {
       const s = await h.t.forward(port, url.hostname);
@@ -177,4 +182,54 @@ async function checkPhpFpmReload(reload: string, h: HostRun, add: Add): Promise<
       );
     } else add(name, true, `graceful: process_control_timeout = ${secs}s in ${where}`);
   }
+}
+
+/**
+ * Two colors: nothing a root nginx master reads may be writable by the deploy user
+ * (docs/blue-green.md, "The router helper"). With the helper: the helper, its directory,
+ * its CONF_DIR, the include and the access log (and their directories). In the file mode:
+ * the router file is the deploy user's by design, so an nginx master running as root fails.
+ */
+async function checkRouter(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean, detail: string) => void): Promise<void> {
+  const r = ctx.stage.colors!.router;
+  const log = routerPath(h, r.accessLog);
+  const writable = async (paths: string[]) => {
+    const out = await h.t.exec(sh`for p in ${paths}; do if [ -e "$p" ] || [ -L "$p" ]; then test -w "$p" && echo "$p"; fi; done; true`, { readOnly: true });
+    return out.stdout.split('\n').filter(Boolean);
+  };
+  if (r.command !== undefined) {
+    const helper = r.command.split(/\s+/).find((w) => w.startsWith('/'));
+    if (!helper) {
+      add('router helper', false, `cannot tell the helper's path from router.command (${r.command}): name it by its absolute path`);
+      return;
+    }
+    const text = (await h.t.readFile(helper))?.toString('utf8');
+    if (text === undefined) {
+      add('router helper', false, `${helper} is missing: install it as root (docs/blue-green.md, "The router helper")`);
+      return;
+    }
+    const confDir = /^CONF_DIR=(\/\S+)\s*$/m.exec(text)?.[1];
+    const paths = [helper, path.dirname(helper), log, path.dirname(log)];
+    if (confDir) paths.push(confDir, path.join(confDir, `${r.name}.conf`));
+    const bad = await writable(paths);
+    add(
+      'router files',
+      bad.length === 0,
+      bad.length ? `writable by the deploy user, read by root's nginx or run as root: ${bad.join(', ')} (make them root's: docs/blue-green.md, "The router helper")` : `${helper}${confDir ? `, ${confDir}` : ''} and ${log} are not writable by the deploy user`,
+    );
+  } else {
+    const file = routerPath(h, r.file);
+    const roots = await h.t.exec(sh`for d in /proc/[0-9]*; do c=$(tr '\\0' ' ' < "$d"/cmdline 2>/dev/null) || continue; case $c in 'nginx: master process'*) [ "$(stat -c %u "$d" 2>/dev/null)" = 0 ] && echo "\${d#/proc/}" ;; esac; done; true`, { readOnly: true });
+    const rootMasters = roots.stdout.split('\n').filter(Boolean);
+    const bad = rootMasters.length ? await writable([file, path.dirname(file), log, path.dirname(log)]) : [];
+    add(
+      'router files',
+      bad.length === 0,
+      bad.length
+        ? `an nginx master runs as root (pid ${rootMasters.join(', ')}) and the router file mode has the deploy user write ${bad.join(', ')}: use the router helper (router.command; docs/blue-green.md, "Two ways to change the router")`
+        : 'file mode: no nginx master runs as root here',
+    );
+  }
+  const readable = (await h.t.exec(sh`test ! -e ${log} || test -r ${log}`, { readOnly: true })).code === 0;
+  add('router log', readable, readable ? `${log} is readable by the deploy user (or not written yet)` : `${log} is not readable by the deploy user: the canary cannot judge (group adm or an ACL)`);
 }

@@ -22,6 +22,7 @@ export const TEMPLATE_SETS: Record<string, Array<{ from: string; to: string }>> 
   systemd: [{ from: 'systemd/app.service', to: 'deploy/systemd/{{app}}.service' }],
   'nginx-bluegreen': [
     { from: 'nginx-bluegreen.conf', to: 'deploy/nginx/{{app}}-bluegreen.conf' },
+    { from: 'nginx-bluegreen-router.sh', to: 'deploy/nginx/ship-nginx-router.sh' },
     { from: 'maintenance.html', to: 'deploy/maintenance.html' },
   ],
   'php-fpm': [

@@ -69,10 +69,11 @@ export const portsSchema = z
 
 export const routerSchema = z
   .object({
+    command: z.string().min(1).optional(),
     file: z.string().min(1).optional(),
     accessLog: z.string().min(1).optional(),
     reload: z.string().min(1).optional(),
-    name: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ (it names nginx upstreams and variables)').optional(),
+    name: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, '1-64 letters, digits and _ (it names nginx upstreams and variables)').optional(),
   })
   .strict();
 

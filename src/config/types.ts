@@ -123,6 +123,10 @@ export interface Colors {
   /** Routes to a color only when its port's listening socket belongs to the deploy user (docs/blue-green.md). */
   checkListener: boolean;
   ports: { blue: number; green: number };
-  /** Relative paths are relative to deployTo. */
-  router: { file: string; accessLog: string; reload: string; name: string };
+  /**
+   * How traffic moves (docs/blue-green.md, "Two ways to change the router"): `command`,
+   * the root-owned helper run with numbers only; or `file` + `reload`, for an nginx that
+   * runs as the deploy user. Relative paths are relative to deployTo.
+   */
+  router: { command: string; file?: undefined; reload?: undefined; accessLog: string; name: string } | { command?: undefined; file: string; reload: string; accessLog: string; name: string };
 }

@@ -44,6 +44,7 @@ export const colorRollback = {
       r.state.weights = { [old]: 100, [c]: 0 } as typeof r.state.weights;
       r.state.live = old;
       delete r.state.canary;
+      delete r.state.route;
       await applyRouter(ctx, h, colors, r.state);
       await record(ctx, h, { action: 'rollback', release: h.currentId, previous: release, states: { [release]: 'rolled-back' } });
       return `all traffic back on ${old} (${r.state.releases[old]}); ${release} keeps running on ${c}, without traffic`;

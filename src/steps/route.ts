@@ -86,6 +86,7 @@ async function blueGreen(ctx: Ctx, hosts: HostRun[]): Promise<void> {
       r.state.weights = { blue: 0, green: 0, [c]: 100 } as Record<Color, number>;
       r.state.live = c;
       delete r.state.canary;
+      delete r.state.route;
       await applyRouter(ctx, h, colors, r.state);
       return `all traffic on ${c} (${h.target}, port ${portsOf(h, colors)[c]})`;
     });
@@ -108,11 +109,12 @@ async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError
   await forEachHost(ctx, 'revert', hosts, async (h) => {
     const r = await hostColors(h);
     const before: ColorState = r.before;
-    const moved = (['blue', 'green'] as Color[]).some((c) => r.state.weights[c] !== before.weights[c]) || !!r.state.canary !== !!before.canary;
+    const moved = (['blue', 'green'] as Color[]).some((c) => r.state.weights[c] !== before.weights[c]) || !!r.state.canary !== !!before.canary || r.state.route !== before.route;
     if (moved && before.live) {
       r.state.weights = { ...before.weights };
       r.state.live = before.live;
       r.state.canary = before.canary;
+      r.state.route = before.route;
       await applyRouter(ctx, h, colors, r.state);
     }
     if (h.switchedFrom !== undefined && h.switchedFrom && h.currentId !== h.switchedFrom) await switchHost(ctx, h, h.switchedFrom, 'rollback');

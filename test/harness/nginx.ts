@@ -32,6 +32,8 @@ export interface NginxOptions {
   ports: number[];
   /** Run the master as this user (the sshd harness login user). Default: the current user. */
   owner?: { uid: number; gid: number };
+  /** worker_processes (default 1). */
+  workers?: number;
 }
 
 export interface Nginx {
@@ -59,12 +61,12 @@ export function ensureNginx(): void {
   if (!existsSync(NGINX)) throw new Error(`nginx harness: ${NGINX} is missing and could not be installed (apt-get install nginx-light)`);
 }
 
-function mainConf(prefix: string, servers: string[]): string {
+function mainConf(prefix: string, servers: string[], workers = 1): string {
   const tmp = (n: string) => path.join(prefix, 'tmp', n);
   return [
     'daemon off;',
     'master_process on;',
-    'worker_processes 1;',
+    `worker_processes ${workers};`,
     `pid ${path.join(prefix, 'nginx.pid')};`,
     `error_log ${path.join(prefix, 'error.log')} warn;`,
     'events { worker_connections 1024; }',
@@ -115,7 +117,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   const conf = path.join(prefix, 'nginx.conf');
   const pidFile = path.join(prefix, 'nginx.pid');
   const errorLog = path.join(prefix, 'error.log');
-  writeFileSync(conf, mainConf(prefix, opts.servers), { mode: 0o644 });
+  writeFileSync(conf, mainConf(prefix, opts.servers, opts.workers), { mode: 0o644 });
   writeFileSync(errorLog, '');
   if (opts.owner) {
     for (const p of [prefix, path.join(prefix, 'tmp'), path.join(prefix, 'logs'), errorLog, conf]) chownSync(p, opts.owner.uid, opts.owner.gid);
@@ -153,7 +155,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
     reloadCommand,
     reload,
     async setServers(servers) {
-      writeFileSync(conf, mainConf(prefix, servers));
+      writeFileSync(conf, mainConf(prefix, servers, opts.workers));
       await reload();
     },
     log,

@@ -215,7 +215,10 @@ test('blue → green → rollback → green again under a browser-like load: no 
   }
   const owner = { uid: ssh.uid, gid: ssh.gid };
   for (const h of hosts) {
-    const site = await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: h.deployTo, listen: `127.0.0.1:${h.web}`, serverName: 'localhost' });
+    // The file mode (router.reload): this nginx runs as the deploy user and reads what it writes.
+    const site = (await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: h.deployTo, listen: `127.0.0.1:${h.web}`, serverName: 'localhost' }))
+      .replaceAll('include /etc/nginx/ship/shop.conf;', `include ${h.deployTo}/.ship/router/upstream.conf;`)
+      .replaceAll('/var/log/nginx/shop-colors.log', `${h.deployTo}/.ship/router/access.log`);
     const n = await startNginx({ servers: [site], ports: [h.web], owner });
     nginxes.push(n);
     writeFileSync(path.join(h.deployTo, 'reload-router.sh'), `${n.reloadCommand}\n`);

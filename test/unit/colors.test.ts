@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { colorFigures, figures, judge, parseLine, quantile, weightsFor, type Figures } from '../../src/colors/gates.js';
-import { fillCommand, renderRouter } from '../../src/colors/router.js';
+import { fillCommand, newRouteToken, renderRouter } from '../../src/colors/router.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { checkNginxConfig } from '../harness/nginx.js';
@@ -93,29 +93,103 @@ g('figures of no requests', () => {
 g.run();
 
 const r = suite('router file');
+const TOKEN = '0123456789abcdef0123456789abcdef';
+const HELPER = new URL('../../templates/nginx-bluegreen-router.sh', import.meta.url).pathname;
+const helper = (args: Array<string | number>) => execFileSync('sh', [HELPER, ...args.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 r('split: both colors weighted, the cookie map pins a browser to a color taking traffic', () => {
-  const text = renderRouter('shop', { ports }, { releases: { blue: 'A', green: 'B' }, weights: { blue: 90, green: 10 } });
+  const text = renderRouter('shop', ports, { blue: 90, green: 10 }, TOKEN);
   assert.match(text, 'server 127.0.0.1:3001 weight=90;');
   assert.match(text, 'server 127.0.0.1:3002 weight=10;');
-  assert.match(text, /map \$cookie_ship_route \$shop_upstream \{[^}]*B-blue shop_blue;[^}]*B-green shop_green;/);
-  assert.match(text, /map \$upstream_addr \$shop_route_cookie \{[^}]*"ship_route=B-green; Path=\/; HttpOnly; SameSite=Lax";/);
+  assert.match(text, new RegExp(`map \\$cookie_ship_route \\$shop_upstream \\{[^}]*${TOKEN}-blue shop_blue;[^}]*${TOKEN}-green shop_green;`));
+  assert.match(text, `"ship_route=${TOKEN}-green; Path=/; HttpOnly; SameSite=Lax\${shop_route_secure}";`);
+});
+r('the cookie is Secure on HTTPS: a map on $scheme', () => {
+  const text = renderRouter('shop', ports, { blue: 90, green: 10 }, TOKEN);
+  assert.match(text, /map \$scheme \$shop_route_secure \{\n    default "";\n    https "; Secure";\n\}/);
+});
+r('the cookie is the rollout\'s token, not the release: nothing about a release is in the file', () => {
+  const text = renderRouter('shop', ports, { blue: 90, green: 10 }, TOKEN);
+  const values = [...text.matchAll(/ship_route=([^;]*);/g)].map((m) => m[1]);
+  assert.equal(values, [`${TOKEN}-blue`, `${TOKEN}-green`]);
+  assert.not.match(text, /20\d{6}/);
+});
+r('one color at 100 % with the rollout\'s token (before the first split, after the last step): the cookie routes both colors, only the live one hands it out', () => {
+  const text = renderRouter('shop', ports, { blue: 100, green: 0 }, TOKEN);
+  assert.match(/map \$cookie_ship_route[^}]*\}/.exec(text)![0], `${TOKEN}-green shop_green;`);
+  const cookie = /map \$upstream_addr[^}]*\}/.exec(text)![0];
+  assert.match(cookie, `ship_route=${TOKEN}-blue;`);
+  assert.not.match(cookie, `${TOKEN}-green`);
 });
 r('one color at 100 %: the other is left out of the split (nginx has no weight 0) and the cookie is ignored', () => {
-  const text = renderRouter('shop', { ports }, { releases: { blue: 'A', green: 'B' }, weights: { blue: 0, green: 100 } });
+  const text = renderRouter('shop', ports, { blue: 0, green: 100 });
   const split = /upstream shop_split \{([^}]*)\}/.exec(text)![1];
   assert.not.match(split, '3001');
   assert.match(split, 'server 127.0.0.1:3002 weight=100;');
   assert.not.match(/map \$cookie_ship_route[^}]*\}/.exec(text)![0], 'shop_blue');
   assert.not.match(/map \$upstream_addr[^}]*\}/.exec(text)![0], 'ship_route=');
 });
+r('newRouteToken: 16 random bytes in hex, a new one each time', () => {
+  const a = newRouteToken();
+  assert.match(a, /^[0-9a-f]{32}$/);
+  assert.is.not(a, newRouteToken());
+});
+r('the root-owned helper renders exactly what renderRouter renders, for the same numbers', () => {
+  const cases: Array<[string, Record<'blue' | 'green', number>, Record<'blue' | 'green', number>, string | undefined]> = [
+    ['shop', ports, { blue: 90, green: 10 }, TOKEN],
+    ['shop', ports, { blue: 100, green: 0 }, TOKEN],
+    ['shop', ports, { blue: 0, green: 100 }, undefined],
+    ['My_App2', { blue: 65535, green: 1 }, { blue: 1, green: 99 }, 'a.B_c-9xyz'],
+    ['x', { blue: 8001, green: 8002 }, { blue: 50, green: 50 }, undefined],
+  ];
+  for (const [name, p, w, token] of cases) {
+    assert.fixture(helper(['--print', name, p.blue, p.green, w.blue, w.green, token ?? '-']), renderRouter(name, p, w, token), `${name} ${JSON.stringify(w)} ${token}`);
+  }
+});
+r('the helper refuses anything but its numbers and words, with a message and exit 2', () => {
+  const bad: Array<Array<string | number>> = [
+    ['shop', 3001, 3002, '1;', 0, '-'],
+    ['shop', 3001, 3002, 101, 0, '-'],
+    ['shop', 3001, 3002, 0, 0, '-'],
+    ['shop', 3001, 3002, '010', 0, '-'],
+    ['shop', 3001, 3002, -1, 0, '-'],
+    ['shop', 0, 3002, 100, 0, '-'],
+    ['shop', 65536, 3002, 100, 0, '-'],
+    ['shop', 3001, 3001, 100, 0, '-'],
+    ['shop', '3001 ', 3002, 100, 0, '-'],
+    ['../etc/passwd', 3001, 3002, 100, 0, '-'],
+    ['shop;', 3001, 3002, 100, 0, '-'],
+    ['a'.repeat(65), 3001, 3002, 100, 0, '-'],
+    ['', 3001, 3002, 100, 0, '-'],
+    ['shop', 3001, 3002, 90, 10, 'x shop_blue; } server { listen 1; } #'],
+    ['shop', 3001, 3002, 90, 10, 'abcdefgh\n}'],
+    ['shop', 3001, 3002, 90, 10, '/root/.ssh/authorized_keys'],
+    ['shop', 3001, 3002, 90, 10, 'short'],
+    ['shop', 3001, 3002, 90, 10, 'a'.repeat(65)],
+    ['shop', 3001, 3002, 90, 10],
+    ['shop', 3001, 3002, 90, 10, TOKEN, 'extra'],
+  ];
+  for (const args of bad) {
+    try {
+      helper(['--print', ...args]);
+      assert.unreachable(`accepted ${JSON.stringify(args)}`);
+    } catch (e) {
+      const err = e as { status?: number; stderr?: string; stdout?: string };
+      assert.is(err.status, 2, `${JSON.stringify(args)}: ${err.stderr}`);
+      assert.match(err.stderr ?? '', /^ship-nginx-router: (refused|usage)/, JSON.stringify(args));
+      assert.is(err.stdout, '', 'prints nothing');
+    }
+  }
+});
 r('nginx accepts the file and the blue-green site that includes it', async () => {
   const { readTemplate } = await import('../../src/commands/init.js');
-  const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import('node:fs');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const dir = mkdtempSync('/tmp/ship-router-');
   try {
-    mkdirSync(`${dir}/.ship/router`, { recursive: true });
-    writeFileSync(`${dir}/.ship/router/upstream.conf`, renderRouter('shop', { ports }, { releases: { blue: 'A' }, weights: { blue: 100, green: 0 } }));
-    const site = await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: dir, listen: '127.0.0.1:8080', serverName: 'localhost' });
+    writeFileSync(`${dir}/shop.conf`, renderRouter('shop', ports, { blue: 90, green: 10 }, TOKEN));
+    const site = (await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: dir, listen: '127.0.0.1:8080', serverName: 'localhost' }))
+      .replaceAll('include /etc/nginx/ship/shop.conf;', `include ${dir}/shop.conf;`)
+      .replaceAll('/var/log/nginx/shop-colors.log', `${dir}/shop-colors.log`);
+    assert.match(site, "log_format shop_colors '$time_iso8601 $upstream_addr $status $request_time $cookie_ship_route';");
     const v = checkNginxConfig([site]);
     assert.ok(v.ok, v.output);
   } finally {
@@ -147,11 +221,15 @@ const problems = (input: object) => {
     throw e;
   }
 };
-c('processes + ports: two colors with defaults (router file, log, reload, keepOld)', () => {
+c('processes + ports: two colors with defaults (the router helper, log in /var/log/nginx, keepOld)', () => {
   const s = parseConfig(base, FILE).stage('prod');
-  assert.equal(s.colors?.router, { file: '.ship/router/upstream.conf', accessLog: '.ship/router/access.log', reload: 'sudo nginx -s reload', name: 'shop' });
+  assert.equal(s.colors?.router, { command: 'sudo -n /usr/local/sbin/ship-nginx-router', accessLog: '/var/log/nginx/shop-colors.log', name: 'shop' });
   assert.is(s.colors?.keepOld, 'next-deploy');
   assert.equal(s.hosts[0].ports, { blue: 3001, green: 3002 });
+});
+c('router.file or router.reload: the file mode (nginx running as the deploy user), an explicit opt-in', () => {
+  assert.equal(parseConfig({ ...base, router: { reload: 'nginx -s reload' } }, FILE).stage('prod').colors?.router, { file: '.ship/router/upstream.conf', reload: 'nginx -s reload', accessLog: '.ship/router/access.log', name: 'shop' });
+  assert.match(problems({ ...base, router: { command: 'sudo -n /x', file: 'a.conf' } }).join('\n'), 'router.command: router.command (the root-owned helper) and router.file/router.reload');
 });
 c('weighted canary: steps, stepTime and gates with defaults; type canary implied', () => {
   const s = parseConfig({ ...base, strategy: { steps: [1, 10, 100], stepTime: '2s' } }, FILE).stage('prod');
