@@ -130,7 +130,10 @@ test.before(async () => {
   writeConfig(dir, config({ reload: 'true' }));
   const first = await deploy();
   assert.is(first.code, 0, tail(first));
-  const site = await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: h.deployTo, listen: `127.0.0.1:${h.web}`, serverName: 'localhost' });
+  // The file mode (router.reload): this nginx runs as the deploy user and reads what it writes.
+  const site = (await readTemplate('nginx-bluegreen.conf', { app: 'shop', appVar: 'shop', deployTo: h.deployTo, listen: `127.0.0.1:${h.web}`, serverName: 'localhost' }))
+    .replaceAll('include /etc/nginx/ship/shop.conf;', `include ${h.deployTo}/.ship/router/upstream.conf;`)
+    .replaceAll('/var/log/nginx/shop-colors.log', `${h.deployTo}/.ship/router/access.log`);
   nginx = await startNginx({ servers: [site], ports: [h.web], owner: { uid: ssh.uid, gid: ssh.gid } });
   writeFileSync(path.join(h.deployTo, 'reload-router.sh'), `${nginx.reloadCommand}\n`);
   chownTree(ssh, path.join(h.deployTo, 'reload-router.sh'));
