@@ -203,8 +203,12 @@ function stopHeartbeat(ctx: Ctx): void {
 }
 
 /**
- * Before a change: every lock this run took still carries its token, else a
- * LockLostError (exit 3). Called before each step's work and before each switch.
+ * The lease check: every lock this run took (on `hosts`; all by default) still carries
+ * its token, else a LockLostError (exit 3). The one check before every change a run
+ * makes: each step's work (runner), each flip of `current` or `next` (flip.ts), each
+ * router change of two colors (steps/route.ts, colors/walk.ts) and each backfill batch
+ * and its ledger line (migrations/backfill-run.ts). See docs/locks.md, "A run that lost
+ * its lock".
  */
 export async function ensureLocks(ctx: Ctx, hosts: HostRun[] = ctx.hosts): Promise<void> {
   const lease = leases.get(ctx);

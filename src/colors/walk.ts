@@ -10,6 +10,7 @@ import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
+import { ensureLocks } from '../lock.js';
 import { colorFigures, figures, judge, otherColor, weightsFor, type Color, type Figures, type LogEntry, parseLine } from './gates.js';
 import { applyRouter, fileSize, portsOf, readSince, routerPath, writeState } from './router.js';
 import { colorsOf, hostColors, retireColors } from './runtime.js';
@@ -39,6 +40,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
   for (let i = resumeAt; i < steps.length; i++) {
     const percent = canJudge ? steps[i] : 100;
     const logs = new Map<HostRun, { file: string; offset: number }>();
+    await ensureLocks(ctx, hosts); // the lease before every router change (docs/locks.md)
     await forEachHost(ctx, 'route', hosts, async (h) => {
       const r = await hostColors(h);
       r.state.weights = weightsFor(r.fresh!, percent);
@@ -74,6 +76,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     ctx.events.emit({ type: 'canary', step: i + 1, percent, status: 'passed', release, figures: out(fig) });
     ctx.events.log(`canary step ${i + 1} passed: ${fig ? `${fig.fresh.requests} requests on the new color, ${fig.fresh.errors} 5xx; old ${fig.old.requests}, ${fig.old.errors} 5xx` : ''}`);
     if (ctx.opts.pause) {
+      await ensureLocks(ctx, hosts);
       await forEachHost(ctx, 'pause', hosts, async (h) => {
         const r = await hostColors(h);
         r.state.canary = { release, color: r.fresh!, step: i };
@@ -131,6 +134,7 @@ function out(f?: { fresh: Figures; old: Figures }) {
  */
 async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  await ensureLocks(ctx, hosts);
   const shadows: HostRun[] = [];
   for (const h of hosts) {
     const r = await hostColors(h);
@@ -138,6 +142,7 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     if (old && old !== h.target) shadows.push({ ...h, currentId: h.target, target: old });
   }
   await carryBackAssets(ctx, shadows).catch((e) => ctx.events.warn(`carrying the canary's asset files back failed: ${toShipError(e).message}`));
+  await ensureLocks(ctx, hosts);
   await forEachHost(ctx, 'route back', hosts, async (h) => {
     const r = await hostColors(h);
     const old: Color = otherColor(r.fresh!);
@@ -149,5 +154,6 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     return `all traffic back on ${old} (${r.state.releases[old]})`;
   });
   // Not at once: the router's old workers may still send the canary requests.
+  await ensureLocks(ctx, hosts);
   await retireColors(ctx, 'stop new', hosts, Date.now(), (r) => r.fresh);
 }

@@ -10,6 +10,7 @@
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
+import { ensureLocks } from '../lock.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, raw } from '../shell.js';
 import { backfillProgress, batchCommand, parseBatchOutput, pendingBackfills, progressWords, rateAndEta } from './backfill.js';
@@ -52,6 +53,9 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       if (ctx.interrupted) throw new ShipError(`interrupted during backfill ${m.file} after batch ${batch} (recorded; it resumes after key ${last ?? '(none)'})`, { reason: 'interrupted' });
       if (cfg.maxBatches !== undefined && batchesThisRun >= cfg.maxBatches) return stop(`migrations.backfill.maxBatches (${cfg.maxBatches})`);
       if (cfg.timeout !== undefined && Date.now() - t0 >= cfg.timeout) return stop(`migrations.backfill.timeout (${fmtMs(cfg.timeout)})`);
+      // The lease before every batch, and again before its ledger line: a run that lost
+      // its lock neither starts a batch nor records one (docs/locks.md).
+      await ensureLocks(ctx);
       const command = batchCommand(run, m, cfg.batch, quote);
       const what = `backfill ${m.id} (${m.path}, release ${release}) batch ${batch + 1} after key ${last ?? '(none)'}`;
       const b0 = Date.now();
@@ -89,6 +93,7 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       elapsed += ms;
       if (rep.last !== undefined) last = rep.last;
       const state = rep.more ? 'running' : 'done';
+      await ensureLocks(ctx);
       await appendLedger(db, {
         id: m.id,
         name: m.name,
