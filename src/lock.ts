@@ -79,6 +79,23 @@ export function beatEveryMs(staleAfterMs: number): number {
 }
 
 /**
+ * The shortest `lock.staleAfter`: 10 s, and never less than four beats, so that a slow
+ * beat or two never make a live lock look stale (docs/locks.md, "The lock").
+ */
+export function staleAfterFloorMs(staleAfterMs: number): number {
+  return Math.max(10_000, 4 * beatEveryMs(staleAfterMs));
+}
+
+/**
+ * How long one beat may take on a host: a beat that hangs (a stuck connection, a lock
+ * file that blocks) is given up after this, and the next beat tries again; a hung beat
+ * never stalls the heartbeat.
+ */
+export function beatTimeoutMs(staleAfterMs: number): number {
+  return Math.max(1000, Math.floor(staleAfterMs / 4));
+}
+
+/**
  * The lock on a host, or undefined when there is none. One command on the host reads
  * the file, its modification time and the host's clock together.
  */
@@ -177,7 +194,12 @@ async function beat(ctx: Ctx, lease: Lease): Promise<void> {
         .filter((h) => h.lockHeld && !lease.lost.has(h))
         .map(async (h) => {
           const f = h.paths.lock;
-          const r = await h.t.exec(sh`grep -qF -- ${lease.token} ${f} 2>/dev/null && touch -c -- ${f}`).catch(() => undefined);
+          const limit = beatTimeoutMs(ctx.stage.lock.staleAfterMs);
+          const r = await withDeadline(h.t.exec(sh`grep -qF -- ${lease.token} ${f} 2>/dev/null && touch -c -- ${f}`, { timeoutMs: limit }), limit + 1000).catch(() => undefined);
+          if (r === TIMED_OUT || (r && r.code === null)) {
+            if (lease.timer) ctx.events.warn(`a heartbeat got no answer within ${fmtMs(limit)}: the next one tries again`, h.name);
+            return;
+          }
           if (!r || r.code === 0 || !leases.has(ctx) || !lease.timer) return; // a lost connection is noticed elsewhere
           const why = (await h.t.stat(f).catch(() => null)) ? 'the lock now belongs to another run' : 'the lock was removed';
           lease.lost.set(h, why);
@@ -187,6 +209,18 @@ async function beat(ctx: Ctx, lease: Lease): Promise<void> {
   } finally {
     lease.beating = false;
   }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `p`, or TIMED_OUT once `ms` passed (the command's own timeout may never fire: a channel that never opened). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof TIMED_OUT>((r) => {
+    timer = setTimeout(() => r(TIMED_OUT), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function startHeartbeat(ctx: Ctx): void {
