@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
@@ -22,6 +23,10 @@ export interface LockInfo {
   startedAt: string;
   release?: string;
   token?: string;
+  /** The deployer's boot id (/proc/sys/kernel/random/boot_id) when the lock was taken. */
+  bootId?: string;
+  /** The holder's process start time (field 22 of /proc/<pid>/stat, ticks since boot). */
+  pidStart?: string;
 }
 
 /** A lock as read from a host, with its heartbeat age. */
@@ -29,16 +34,54 @@ export interface HeldLock extends LockInfo {
   /** Seconds since the holder last beat (host clock); undefined when unknown. */
   ageSec?: number;
   stale: boolean;
+  /** Its holder ran on this machine, since this boot, and its process is gone. */
+  dead: boolean;
+}
+
+/** This machine's boot id, or undefined where there is none to read (not Linux). */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (ticks since boot), or undefined when there is no such process. */
+function pidStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The holder ran on this machine (same host name and boot id) and its process is gone
+ * (no such pid, or a pid reused by a process that started at another time): a run killed
+ * with SIGKILL. A lock without boot id and start time (an older ship) is never dead.
+ * See docs/locks.md, "A dead holder".
+ */
+export function holderGone(l: Partial<LockInfo>): boolean {
+  if (!l.bootId || !l.pidStart || !l.pid || l.host !== os.hostname() || l.bootId !== bootId()) return false;
+  return pidStart(l.pid) !== l.pidStart;
+}
+
+/** A lock plain `ship unlock` clears: stale, or its holder is gone. */
+export function clearable(l: HeldLock): boolean {
+  return l.stale || l.dead;
 }
 
 export function describeLock(l: Partial<LockInfo>): string {
   return `${l.user ?? '?'}@${l.host ?? '?'} pid ${l.pid ?? '?'} (${l.command ?? '?'}) since ${l.startedAt ?? '?'}`;
 }
 
-/** "last heartbeat 4s ago" (or "stale: last heartbeat 12m ago"). */
+/** "last heartbeat 4s ago" (or "stale: last heartbeat 12m ago", "dead: its process is gone, …"). */
 export function describeBeat(l: HeldLock): string {
   const age = l.ageSec === undefined ? 'at an unknown time' : `${ageText(l.ageSec)} ago`;
-  return `${l.stale ? 'stale: ' : ''}last heartbeat ${age}`;
+  return `${l.dead ? 'dead: its process is gone on this machine, ' : l.stale ? 'stale: ' : ''}last heartbeat ${age}`;
 }
 
 function ageText(sec: number): string {
@@ -113,13 +156,16 @@ export async function readLock(h: HostRun, staleAfterMs = 120_000): Promise<Held
   } catch {
     info = { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
   }
-  return { ...info, ageSec, stale: ageSec !== undefined && ageSec * 1000 > staleAfterMs };
+  if (!info || typeof info !== 'object') info = { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
+  return { ...info, ageSec, stale: ageSec !== undefined && ageSec * 1000 > staleAfterMs, dead: holderGone(info) };
 }
 
 function lockedError(ctx: Ctx, h: HostRun, l: HeldLock | undefined): LockedError {
   if (!l) return new LockedError(h.name, 'another run');
   const holder = `${describeLock(l)}, ${describeBeat(l)}`;
-  const hint = l.stale
+  const hint = l.dead
+    ? `its run's process is gone; clear it with: ship unlock ${ctx.stage.name}`
+    : l.stale
     ? `its run stopped beating more than ${fmtMs(ctx.stage.lock.staleAfterMs)} ago; clear it with: ship unlock ${ctx.stage.name}`
     : 'that run is alive: wait for it, or pass --lock-wait <seconds>';
   return new LockedError(h.name, holder, { hint });
@@ -135,6 +181,8 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     startedAt: new Date().toISOString(),
     release: ctx.release,
     token: lease.token,
+    bootId: bootId(),
+    pidStart: pidStart(process.pid),
   };
   // A host with history has .ship/ already: one round trip less.
   if (!h.history.length) await h.t.mkdirp(h.paths.meta);

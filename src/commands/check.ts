@@ -7,7 +7,7 @@ import { ShipError } from '../errors.js';
 import { diskNeedKb, freeSpace, missingSharedFiles } from '../host-state.js';
 import { forwardingForbidden } from '../health.js';
 import { redactUrl } from '../redact.js';
-import { describeBeat, describeLock, readLock } from '../lock.js';
+import { clearable, describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
 import { connect } from '../steps/connect.js';
 import type { Step } from '../steps/types.js';
@@ -77,7 +77,7 @@ async function checkHost(ctx: Ctx, h: HostRun, add: (check: string, ok: boolean,
   add('atomic rename', method !== 'none', method === 'none' ? 'neither posix-rename@openssh.com nor `mv -T`: ship cannot switch atomically' : method);
 
   const lock = await readLock(h, ctx.stage.lock.staleAfterMs);
-  add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${lock.stale ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
+  add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${clearable(lock) ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
 
   const hc = h.cfg.healthcheck;
   if (hc) {

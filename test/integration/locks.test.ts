@@ -47,13 +47,14 @@ async function until(cond: () => boolean, boundMs: number): Promise<boolean> {
   return cond();
 }
 
-/** Processes on this machine (the hosts are local sshd) running `grep` on `file`. */
-function grepsOn(file: string): number {
+/** Processes on this machine (the hosts are local sshd) running `grep` on `file` (`blocked`: those waiting in a FIFO's open). */
+function grepsOn(file: string, blocked = false): number {
   let n = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (path.basename(argv[0]) === 'grep' && argv.includes(file)) n++;
+      if (path.basename(argv[0]) !== 'grep' || !argv.includes(file)) continue;
+      if (!blocked || /fifo|partner/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'))) n++;
     } catch {
       /* gone meanwhile */
     }
@@ -145,6 +146,46 @@ test('a stale lock (heartbeat 10 minutes old): reported stale with its age; ship
   assert.is(readFileSync(path.join(roots(sub)[0], 'current/VERSION'), 'utf8'), 'v2');
 });
 
+test('a run killed with SIGKILL on this machine: its lock is reported dead and a plain ship unlock clears it; a live run on this machine keeps its lock', async () => {
+  const sub = 'dead';
+  const g = gate(sub, 'K');
+  const p = proj(sub, { hooks: g.hooks });
+  const pq = proj(sub);
+  writeBuild(pq.build, 'v1');
+  assert.is((await ship(['deploy', 'test'], { cwd: pq.dir })).code, 0);
+  writeBuild(p.build, 'v2');
+  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
+  const done = collect(child, false);
+  try {
+    await g.reached();
+    const live = await ship(['unlock', 'test'], { cwd: pq.dir });
+    assert.is(live.code, 3, live.stderr);
+    assert.match(live.stderr, /is live: not removed/);
+    assert.ok(lockFiles(sub).every((f) => existsSync(f)), 'a live lock stays');
+    const info = JSON.parse(readFileSync(lockFiles(sub)[0], 'utf8'));
+    assert.is(info.pid, child.pid);
+    assert.ok(info.bootId && info.pidStart, 'the lock records the boot id and the process start time');
+
+    child.kill('SIGKILL');
+    await done;
+    const blocked = await ship(['deploy', 'test'], { cwd: pq.dir });
+    assert.is(blocked.code, 3, blocked.stderr);
+    assert.match(blocked.stderr, /dead: its process is gone on this machine, last heartbeat \d+s ago/);
+    assert.match(blocked.stderr, 'ship unlock test');
+    assert.ok(lockFiles(sub).every((f) => existsSync(f)), "a deploy never removes another run's lock");
+
+    const u = await ship(['unlock', 'test'], { cwd: pq.dir });
+    assert.is(u.code, 0, u.stderr);
+    assert.match(u.stderr, 'removed the dead lock of root@');
+    assert.ok(lockFiles(sub).every((f) => !existsSync(f)));
+  } finally {
+    g.open(); // the killed run's hook on the hosts ends too
+  }
+  writeBuild(pq.build, 'v3');
+  assert.is((await ship(['deploy', 'test'], { cwd: pq.dir })).code, 0);
+  for (const r of roots(sub)) assert.is(readFileSync(path.join(r, 'current/VERSION'), 'utf8'), 'v3');
+});
+
 test('a heartbeat that hangs (the lock briefly a FIFO its grep blocks on) is given up: the next beat touches the lock again', async () => {
   const sub = 'hang';
   const g = gate(sub, 'H');
@@ -159,7 +200,7 @@ test('a heartbeat that hangs (the lock briefly a FIFO its grep blocks on) is giv
     renameSync(f, aside);
     execFileSync('mkfifo', ['-m', '600', f]);
     chownTree(ssh, f);
-    assert.ok(await until(() => grepsOn(f) > 0, 30_000), 'a beat reached the FIFO and blocks there');
+    assert.ok(await until(() => grepsOn(f, true) > 0, 30_000), 'a beat reached the FIFO and blocks there');
     renameSync(aside, f);
     const old = new Date(Date.now() - 60_000);
     utimesSync(f, old, old);
