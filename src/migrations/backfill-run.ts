@@ -7,6 +7,7 @@
  * that only touches rows still needing it (`where street_name is null`) makes the repeat
  * harmless: it finds the rows done and reports them as 0 rows touched.
  */
+import { randomBytes } from 'node:crypto';
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
@@ -58,6 +59,7 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       await ensureLocks(ctx);
       const command = batchCommand(run, m, cfg.batch, quote);
       const what = `backfill ${m.id} (${m.path}, release ${release}) batch ${batch + 1} after key ${last ?? '(none)'}`;
+      const tag = `ship-backfill-${randomBytes(8).toString('hex')}`;
       const b0 = Date.now();
       const r = await db.t.exec(raw(command), {
         cwd: db.paths.release(release),
@@ -71,17 +73,18 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
           SHIP_BACKFILL_BATCH: String(cfg.batch),
           SHIP_BACKFILL_AFTER: last ?? '',
           SHIP_BACKFILL_BATCH_NUMBER: String(batch + 1),
+          SHIP_BACKFILL_TAG: tag,
         },
         envFile: ctx.stage.envFile,
       });
       const ms = Date.now() - b0;
       if (r.code !== 0 && r.code !== 3) throw new CommandError(db.name, what, r, `the ${batch} batches before it stay recorded: fix the file and run ship migrate ${ctx.stage.name} --backfill to resume`);
-      const rep = parseBatchOutput(r.stdout, r.code);
+      const rep = parseBatchOutput(r.stdout, r.code, tag);
       if (rep instanceof Error) {
         throw new ShipError(`${db.name}: ${what}: ${rep.message}`, {
           host: db.name,
           reason: 'backfill-protocol',
-          hint: 'print remaining=<n> (0 when done), rows=<n> and last=<key> on stdout, e.g. with \\echo in psql',
+          hint: 'print remaining=<n> (0 when done), rows=<n> and last=<key> on the last line of stdout (e.g. with \\echo in psql), or on lines starting with $SHIP_BACKFILL_TAG',
         });
       }
       batch++;
