@@ -5,10 +5,11 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SshHosts } from '../harness/sshd.js';
-import { collect, rmrf, ship, spawnShip, tmpDir, writeConfig, writeTree } from '../harness/ship.js';
+import { freePort, type SshHosts } from '../harness/sshd.js';
+import { collect, ROOT, rmrf, ship, spawnShip, tmpDir, writeConfig, writeTree } from '../harness/ship.js';
+import { atExit } from '../harness/reaper.js';
 import { sharedSshHosts, sshBlock, sshHosts } from '../harness/stage.js';
 import { sharedPostgres, type Postgres } from '../harness/postgres.js';
 
@@ -23,7 +24,22 @@ const test = suite('the lease inside a step');
 test.before(async () => {
   [ssh, pg] = await Promise.all([sharedSshHosts(), sharedPostgres()]);
 });
-test.after(() => dirs.forEach(rmrf));
+const apps: string[] = [];
+/** The app processes the two-color test started, killed at exit whatever happens. */
+function killApps() {
+  for (const f of apps) {
+    try {
+      if (existsSync(f)) process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+}
+atExit(killApps);
+test.after(() => {
+  killApps();
+  dirs.forEach(rmrf);
+});
 
 type Line = Record<string, any>;
 const out = (r: { stdout: string; stderr: string }) => `${r.stdout}\n${r.stderr}`;
@@ -94,6 +110,69 @@ test('a backfill whose lock is forced away mid-loop stops before its next batch;
   assert.is(bf.at(-1)!.state, 'done');
   assert.equal(bf.map((e) => Number(e.last)), bf.map((_, i) => (i + 1) * BATCH), 'keys contiguous: no batch recorded twice, none skipped');
   assert.is(pg.psql(url, 'select count(*) from item where filled is null'), '0');
+});
+
+const START = `mkdir -p "$SHIP_DEPLOY_TO"/run; nohup ${process.execPath} server.mjs --port {port} > "$SHIP_DEPLOY_TO"/run/{color}.log 2>&1 < /dev/null & echo $! > "$SHIP_DEPLOY_TO"/run/{color}.pid`;
+const STOP = `p=$(cat "$SHIP_DEPLOY_TO"/run/{color}.pid 2>/dev/null) || exit 0; kill "$p" 2>/dev/null || exit 0; while kill -0 "$p" 2>/dev/null; do sleep 0.05; done`;
+/** A drain hook that holds where `$SHIP_DEPLOY_TO/hold` exists, until `$SHIP_DEPLOY_TO/go` does. */
+const HOLD = 'if [ -f "$SHIP_DEPLOY_TO/hold" ]; then touch "$SHIP_DEPLOY_TO/reached"; while [ ! -f "$SHIP_DEPLOY_TO/go" ]; do sleep 0.1; done; fi';
+
+test('two colors, rolling: a run whose lock is forced away between batches routes no later batch and reverts no host it no longer holds', async () => {
+  const sub = 'leasebg';
+  const dir = tmpDir('ship-lease-bg-');
+  dirs.push(dir);
+  const hosts = await Promise.all(
+    ssh.hosts.slice(0, 2).map(async (h) => ({ name: h.name, sshPort: h.port, deployTo: path.join(h.deployRoot, sub), blue: await freePort(), green: await freePort() })),
+  );
+  for (const h of hosts) apps.push(path.join(h.deployTo, 'run/blue.pid'), path.join(h.deployTo, 'run/green.pid'));
+  writeConfig(dir, {
+    app: 'shop',
+    build: { dir: 'app' },
+    ssh: sshBlock(ssh),
+    processes: { start: START, stop: STOP },
+    healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: 'release={release}', retries: 40, interval: '250ms', timeout: '2s' },
+    router: { reload: 'true' },
+    strategy: { type: 'rolling', batchSize: 1 },
+    hooks: { drain: HOLD },
+    stages: { test: { hosts: hosts.map((h) => ({ name: h.name, host: '127.0.0.1', port: h.sshPort, user: ssh.user, deployTo: h.deployTo, ports: { blue: h.blue, green: h.green } })) } },
+  });
+  const build = path.join(dir, 'app');
+  const version = (v: string) => writeTree(build, { 'VERSION': `${v}\n` });
+  cpSync(path.join(ROOT, 'fixtures/bluegreen-app/server.mjs'), path.join(build, 'server.mjs'));
+  const state = (h: (typeof hosts)[number]) => JSON.parse(readFileSync(path.join(h.deployTo, '.ship/router/state.json'), 'utf8'));
+  const current = (h: (typeof hosts)[number]) => readFileSync(path.join(h.deployTo, 'current/VERSION'), 'utf8').trim();
+
+  version('v1');
+  const first = await ship(['deploy', 'test'], { cwd: dir });
+  assert.is(first.code, 0, out(first));
+  const before = hosts.map(state);
+  for (const st of before) assert.is(st.weights[st.live], 100);
+
+  // The second batch (host2) holds in its drain hook: the lock is forced away meanwhile.
+  const [h1, h2] = hosts;
+  writeFileSync(path.join(h2.deployTo, 'hold'), '');
+  version('v2');
+  const a = spawnShip(['deploy', 'test'], { cwd: dir });
+  const aDone = collect(a, false);
+  try {
+    while (!existsSync(path.join(h2.deployTo, 'reached')) && a.exitCode === null) await sleep(50);
+    assert.is(a.exitCode, null, 'the run holds in the second batch');
+    assert.is.not(state(h1).live, before[0].live, 'the first batch routes to the new color');
+    const forced = await ship(['unlock', 'test', '--force'], { cwd: dir });
+    assert.is(forced.code, 0, out(forced));
+  } finally {
+    writeFileSync(path.join(h2.deployTo, 'go'), '');
+  }
+  const ra = await aDone;
+  assert.is(ra.code, 3, out(ra));
+  assert.match(ra.stderr, 'this run lost its lock');
+  const after2 = state(h2);
+  assert.is(after2.live, before[1].live, 'host2: the router was not changed after the lock was lost');
+  assert.equal(after2.weights, before[1].weights);
+  for (const h of hosts) assert.is(current(h), 'v1', `${h.name}: current never flipped`);
+  // host1's lock is not this run's any more either: its router is left as the run found it after the loss.
+  assert.is.not(state(h1).live, before[0].live, 'host1 not reverted: its lock is no longer this run\'s');
+  assert.match(ra.stderr, 'not reverted');
 });
 
 test.run();
