@@ -162,9 +162,7 @@ test('a run killed with SIGKILL on this machine: its lock is reported dead and a
     assert.is(live.code, 3, live.stderr);
     assert.match(live.stderr, /is live: not removed/);
     assert.ok(lockFiles(sub).every((f) => existsSync(f)), 'a live lock stays');
-    const info = JSON.parse(readFileSync(lockFiles(sub)[0], 'utf8'));
-    assert.is(info.pid, child.pid);
-    assert.ok(info.bootId && info.pidStart, 'the lock records the boot id and the process start time');
+    assert.is(JSON.parse(readFileSync(lockFiles(sub)[0], 'utf8')).pid, child.pid);
 
     child.kill('SIGKILL');
     await done;
