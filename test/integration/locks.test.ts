@@ -198,7 +198,7 @@ test('a heartbeat that hangs (the lock briefly a FIFO its grep blocks on) is giv
     renameSync(f, aside);
     execFileSync('mkfifo', ['-m', '600', f]);
     chownTree(ssh, f);
-    assert.ok(await until(() => grepsOn(f, true) > 0, 30_000), 'a beat reached the FIFO and blocks there');
+    assert.ok(await until(() => grepsOn(f, true) > 0, 60_000), 'a beat reached the FIFO and blocks there');
     renameSync(aside, f);
     const old = new Date(Date.now() - 60_000);
     utimesSync(f, old, old);
