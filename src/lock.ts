@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
@@ -27,6 +27,8 @@ export interface LockInfo {
   bootId?: string;
   /** The holder's process start time (field 22 of /proc/<pid>/stat, ticks since boot). */
   pidStart?: string;
+  /** The holder's PID namespace (/proc/self/ns/pid): containers on one kernel share the boot id, not their pids. */
+  pidNs?: string;
 }
 
 /** A lock as read from a host, with its heartbeat age. */
@@ -47,6 +49,15 @@ function bootId(): string | undefined {
   }
 }
 
+/** This process's PID namespace, or undefined where there is none to read. */
+function pidNs(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
 /** When process `pid` started (ticks since boot), or undefined when there is no such process. */
 function pidStart(pid: number): string | undefined {
   try {
@@ -59,13 +70,13 @@ function pidStart(pid: number): string | undefined {
 }
 
 /**
- * The holder ran on this machine (same host name and boot id) and its process is gone
- * (no such pid, or a pid reused by a process that started at another time): a run killed
- * with SIGKILL. A lock without boot id and start time (an older ship) is never dead.
+ * The holder ran on this machine (same host name, boot id and PID namespace) and its
+ * process is gone (no such pid, or a pid reused by a process that started at another
+ * time): a run killed with SIGKILL. A lock without these fields (an older ship) is never dead.
  * See docs/locks.md, "A dead holder".
  */
 export function holderGone(l: Partial<LockInfo>): boolean {
-  if (!l.bootId || !l.pidStart || !l.pid || l.host !== os.hostname() || l.bootId !== bootId()) return false;
+  if (!l.bootId || !l.pidStart || !l.pidNs || !l.pid || l.host !== os.hostname() || l.bootId !== bootId() || l.pidNs !== pidNs()) return false;
   return pidStart(l.pid) !== l.pidStart;
 }
 
@@ -183,6 +194,7 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     token: lease.token,
     bootId: bootId(),
     pidStart: pidStart(process.pid),
+    pidNs: pidNs(),
   };
   // A host with history has .ship/ already: one round trip less.
   if (!h.history.length) await h.t.mkdirp(h.paths.meta);
