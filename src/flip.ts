@@ -5,6 +5,7 @@ import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
 import { severity, ShipError, toShipError } from './errors.js';
 import { record } from './host-state.js';
+import { ensureLocks } from './lock.js';
 import { hostReleases, leavingState, SWITCHABLE, type ReleaseState } from './releases.js';
 
 /** A flip made ready on one host: its temporary symlink exists, nothing is live yet. */
@@ -82,6 +83,7 @@ export async function switchHost(ctx: Ctx, h: HostRun, id: string, action: 'swit
   if (id !== h.switchedFrom && (!state || !SWITCHABLE.has(state))) {
     throw new ShipError(`${h.name}: ${id} is not a release ship published (state ${state ?? 'missing'}): not made live`, { host: h.name, reason: 'release-unknown' });
   }
+  await ensureLocks(ctx, [h]); // the lease, right before the flip (docs/locks.md)
   await flipLink(h, id, 'current');
   await switched(ctx, h, id, from, action);
 }
@@ -120,6 +122,12 @@ export async function switchBatch(
     throw failed.map((f) => f.e).sort((a, b) => severity(b) - severity(a))[0];
   }
   const prepared = ready.map((r) => (r as PromiseFulfilledResult<PreparedFlip>).value);
+  try {
+    await ensureLocks(ctx, hosts); // the lease, right before the renames (docs/locks.md)
+  } catch (e) {
+    await Promise.all(prepared.map((p) => p.h.t.remove(p.tmp).catch(() => {})));
+    throw e;
+  }
   const from = new Map(hosts.map((h) => [h, h.currentId]));
   // Every rename is one request: sent here, in one go, before any answer is awaited.
   const renames = prepared.map((p) => p.h.t.rename(p.tmp, p.linkPath));

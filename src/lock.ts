@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
@@ -22,6 +23,12 @@ export interface LockInfo {
   startedAt: string;
   release?: string;
   token?: string;
+  /** The deployer's boot id (/proc/sys/kernel/random/boot_id) when the lock was taken. */
+  bootId?: string;
+  /** The holder's process start time (field 22 of /proc/<pid>/stat, ticks since boot). */
+  pidStart?: string;
+  /** The holder's PID namespace (/proc/self/ns/pid): containers on one kernel share the boot id, not their pids. */
+  pidNs?: string;
 }
 
 /** A lock as read from a host, with its heartbeat age. */
@@ -29,16 +36,63 @@ export interface HeldLock extends LockInfo {
   /** Seconds since the holder last beat (host clock); undefined when unknown. */
   ageSec?: number;
   stale: boolean;
+  /** Its holder ran on this machine, since this boot, and its process is gone. */
+  dead: boolean;
+}
+
+/** This machine's boot id, or undefined where there is none to read (not Linux). */
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's PID namespace, or undefined where there is none to read. */
+function pidNs(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (ticks since boot), or undefined when there is no such process. */
+function pidStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The holder ran on this machine (same host name, boot id and PID namespace) and its
+ * process is gone (no such pid, or a pid reused by a process that started at another
+ * time): a run killed with SIGKILL. A lock without these fields (an older ship) is never dead.
+ * See docs/locks.md, "A dead holder".
+ */
+export function holderGone(l: Partial<LockInfo>): boolean {
+  if (!l.bootId || !l.pidStart || !l.pidNs || !l.pid || l.host !== os.hostname() || l.bootId !== bootId() || l.pidNs !== pidNs()) return false;
+  return pidStart(l.pid) !== l.pidStart;
+}
+
+/** A lock plain `ship unlock` clears: stale, or its holder is gone. */
+export function clearable(l: HeldLock): boolean {
+  return l.stale || l.dead;
 }
 
 export function describeLock(l: Partial<LockInfo>): string {
   return `${l.user ?? '?'}@${l.host ?? '?'} pid ${l.pid ?? '?'} (${l.command ?? '?'}) since ${l.startedAt ?? '?'}`;
 }
 
-/** "last heartbeat 4s ago" (or "stale: last heartbeat 12m ago"). */
+/** "last heartbeat 4s ago" (or "stale: last heartbeat 12m ago", "dead: its process is gone, …"). */
 export function describeBeat(l: HeldLock): string {
   const age = l.ageSec === undefined ? 'at an unknown time' : `${ageText(l.ageSec)} ago`;
-  return `${l.stale ? 'stale: ' : ''}last heartbeat ${age}`;
+  return `${l.dead ? 'dead: its process is gone on this machine, ' : l.stale ? 'stale: ' : ''}last heartbeat ${age}`;
 }
 
 function ageText(sec: number): string {
@@ -79,6 +133,23 @@ export function beatEveryMs(staleAfterMs: number): number {
 }
 
 /**
+ * The shortest `lock.staleAfter`: 10 s, and never less than four beats, so that a slow
+ * beat or two never make a live lock look stale (docs/locks.md, "The lock").
+ */
+export function staleAfterFloorMs(staleAfterMs: number): number {
+  return Math.max(10_000, 4 * beatEveryMs(staleAfterMs));
+}
+
+/**
+ * How long one beat may take on a host: a beat that hangs (a stuck connection, a lock
+ * file that blocks) is given up after this, and the next beat tries again; a hung beat
+ * never stalls the heartbeat.
+ */
+export function beatTimeoutMs(staleAfterMs: number): number {
+  return Math.max(1000, Math.floor(staleAfterMs / 4));
+}
+
+/**
  * The lock on a host, or undefined when there is none. One command on the host reads
  * the file, its modification time and the host's clock together.
  */
@@ -96,13 +167,16 @@ export async function readLock(h: HostRun, staleAfterMs = 120_000): Promise<Held
   } catch {
     info = { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
   }
-  return { ...info, ageSec, stale: ageSec !== undefined && ageSec * 1000 > staleAfterMs };
+  if (!info || typeof info !== 'object') info = { user: '?', host: '?', pid: 0, command: 'unreadable lock file', startedAt: '?' };
+  return { ...info, ageSec, stale: ageSec !== undefined && ageSec * 1000 > staleAfterMs, dead: holderGone(info) };
 }
 
 function lockedError(ctx: Ctx, h: HostRun, l: HeldLock | undefined): LockedError {
   if (!l) return new LockedError(h.name, 'another run');
   const holder = `${describeLock(l)}, ${describeBeat(l)}`;
-  const hint = l.stale
+  const hint = l.dead
+    ? `its run's process is gone; clear it with: ship unlock ${ctx.stage.name}`
+    : l.stale
     ? `its run stopped beating more than ${fmtMs(ctx.stage.lock.staleAfterMs)} ago; clear it with: ship unlock ${ctx.stage.name}`
     : 'that run is alive: wait for it, or pass --lock-wait <seconds>';
   return new LockedError(h.name, holder, { hint });
@@ -118,6 +192,9 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     startedAt: new Date().toISOString(),
     release: ctx.release,
     token: lease.token,
+    bootId: bootId(),
+    pidStart: pidStart(process.pid),
+    pidNs: pidNs(),
   };
   // A host with history has .ship/ already: one round trip less.
   if (!h.history.length) await h.t.mkdirp(h.paths.meta);
@@ -177,7 +254,12 @@ async function beat(ctx: Ctx, lease: Lease): Promise<void> {
         .filter((h) => h.lockHeld && !lease.lost.has(h))
         .map(async (h) => {
           const f = h.paths.lock;
-          const r = await h.t.exec(sh`grep -qF -- ${lease.token} ${f} 2>/dev/null && touch -c -- ${f}`).catch(() => undefined);
+          const limit = beatTimeoutMs(ctx.stage.lock.staleAfterMs);
+          const r = await withDeadline(h.t.exec(sh`grep -qF -- ${lease.token} ${f} 2>/dev/null && touch -c -- ${f}`, { timeoutMs: limit }), limit + 1000).catch(() => undefined);
+          if (r === TIMED_OUT || (r && r.code === null)) {
+            if (lease.timer) ctx.events.warn(`a heartbeat got no answer within ${fmtMs(limit)}: the next one tries again`, h.name);
+            return;
+          }
           if (!r || r.code === 0 || !leases.has(ctx) || !lease.timer) return; // a lost connection is noticed elsewhere
           const why = (await h.t.stat(f).catch(() => null)) ? 'the lock now belongs to another run' : 'the lock was removed';
           lease.lost.set(h, why);
@@ -187,6 +269,18 @@ async function beat(ctx: Ctx, lease: Lease): Promise<void> {
   } finally {
     lease.beating = false;
   }
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `p`, or TIMED_OUT once `ms` passed (the command's own timeout may never fire: a channel that never opened). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<typeof TIMED_OUT>((r) => {
+    timer = setTimeout(() => r(TIMED_OUT), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function startHeartbeat(ctx: Ctx): void {
@@ -203,8 +297,12 @@ function stopHeartbeat(ctx: Ctx): void {
 }
 
 /**
- * Before a change: every lock this run took still carries its token, else a
- * LockLostError (exit 3). Called before each step's work and before each switch.
+ * The lease check: every lock this run took (on `hosts`; all by default) still carries
+ * its token, else a LockLostError (exit 3). The one check before every change a run
+ * makes: each step's work (runner), each flip of `current` or `next` (flip.ts), each
+ * router change of two colors (steps/route.ts, colors/walk.ts) and each backfill batch
+ * and its ledger line (migrations/backfill-run.ts). See docs/locks.md, "A run that lost
+ * its lock".
  */
 export async function ensureLocks(ctx: Ctx, hosts: HostRun[] = ctx.hosts): Promise<void> {
   const lease = leases.get(ctx);

@@ -249,6 +249,7 @@ async function rollout(ctx: Ctx, steps: Step[]): Promise<FlowResult> {
 /** A paused canary points `next` at the release on the hosts it left, for `ship switch`. */
 async function stageForLater(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   if (ctx.opts.dryRun) return;
+  await ensureLocks(ctx, hosts);
   await forEachHost(ctx, 'next', hosts, async (h) => {
     if (!h.target) return;
     await flipLink(h, h.target, 'next');

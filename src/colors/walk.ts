@@ -12,6 +12,7 @@ import type { Ctx, HostRun } from '../context.js';
 import { forEachHost } from '../context.js';
 import { carryBackAssets } from '../assets.js';
 import { ShipError, toShipError } from '../errors.js';
+import { ensureLocks } from '../lock.js';
 import { judge, newTallies, otherColor, Tally, weightsFor, type Color, type Figures } from './gates.js';
 import { logCursor, readWindow, type LogCursor } from './access-log.js';
 import { applyRouter, newRouteToken, portsOf, routerPath, writeState } from './router.js';
@@ -43,6 +44,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
   for (let i = resumeAt; i < steps.length; i++) {
     const percent = canJudge ? steps[i] : 100;
     const logs = new Map<HostRun, HostLog>();
+    await ensureLocks(ctx, hosts); // the lease before every router change (docs/locks.md)
     await forEachHost(ctx, 'route', hosts, async (h) => {
       const r = await hostColors(h);
       r.state.weights = weightsFor(r.fresh!, percent);
@@ -81,6 +83,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
     ctx.events.emit({ type: 'canary', step: i + 1, percent, status: 'passed', release, figures: out(fig) });
     ctx.events.log(`canary step ${i + 1} passed: ${fig ? `${fig.fresh.requests} requests on the new color, ${fig.fresh.errors} 5xx; old ${fig.old.requests}, ${fig.old.errors} 5xx` : ''}`);
     if (ctx.opts.pause) {
+      await ensureLocks(ctx, hosts);
       await forEachHost(ctx, 'pause', hosts, async (h) => {
         const r = await hostColors(h);
         r.state.canary = { release, color: r.fresh!, step: i };
@@ -105,6 +108,7 @@ export async function walkCanary(ctx: Ctx, hosts: HostRun[]): Promise<'done' | '
  */
 async function announceCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  await ensureLocks(ctx, hosts); // the lease before every router change (docs/locks.md)
   await forEachHost(ctx, 'route cookie', hosts, async (h) => {
     const r = await hostColors(h);
     if (r.state.route) return;
@@ -121,6 +125,7 @@ async function announceCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
  */
 async function forgetCookie(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  await ensureLocks(ctx, hosts); // the lease before every router change (docs/locks.md)
   await forEachHost(ctx, 'route cookie', hosts, async (h) => {
     const r = await hostColors(h);
     if (!r.state.route) return;
@@ -190,6 +195,7 @@ function out(f?: { fresh: Figures; old: Figures }) {
  */
 async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   const colors = colorsOf(ctx);
+  await ensureLocks(ctx, hosts);
   const shadows: HostRun[] = [];
   for (const h of hosts) {
     const r = await hostColors(h);
@@ -197,6 +203,7 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     if (old && old !== h.target) shadows.push({ ...h, currentId: h.target, target: old });
   }
   await carryBackAssets(ctx, shadows).catch((e) => ctx.events.warn(`carrying the canary's asset files back failed: ${toShipError(e).message}`));
+  await ensureLocks(ctx, hosts);
   await forEachHost(ctx, 'route back', hosts, async (h) => {
     const r = await hostColors(h);
     const old: Color = otherColor(r.fresh!);
@@ -209,5 +216,6 @@ async function backToOld(ctx: Ctx, hosts: HostRun[]): Promise<void> {
     return `all traffic back on ${old} (${r.state.releases[old]})`;
   });
   // Not at once: the router's old workers may still send the canary requests.
+  await ensureLocks(ctx, hosts);
   await retireColors(ctx, 'stop new', hosts, Date.now(), (r) => r.fresh);
 }

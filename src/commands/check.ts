@@ -7,7 +7,7 @@ import { ShipError } from '../errors.js';
 import { diskNeedKb, freeSpace, missingSharedFiles } from '../host-state.js';
 import { forwardingForbidden } from '../health.js';
 import { redactUrl } from '../redact.js';
-import { describeBeat, describeLock, readLock } from '../lock.js';
+import { clearable, describeBeat, describeLock, readLock } from '../lock.js';
 import { sh } from '../shell.js';
 import { portsOf, readState, routerPath } from '../colors/router.js';
 import { connect } from '../steps/connect.js';
@@ -82,7 +82,7 @@ async function checkHost(ctx: Ctx, h: HostRun, add: Add): Promise<void> {
   add('atomic rename', method !== 'none', method === 'none' ? 'neither posix-rename@openssh.com nor `mv -T`: ship cannot switch atomically' : method);
 
   const lock = await readLock(h, ctx.stage.lock.staleAfterMs);
-  add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${lock.stale ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
+  add('lock', !lock, lock ? `held by ${describeLock(lock)}, ${describeBeat(lock)}${clearable(lock) ? ` (clear it: ship unlock ${ctx.stage.name})` : ''}` : 'free');
 
   if (isPhpFpmReload(ctx.stage.reload)) await checkPhpFpmReload(ctx.stage.reload!, h, add);
   if (ctx.stage.colors) await checkRouter(ctx, h, add);

@@ -1,7 +1,7 @@
 import { runCommand, type CommandOptions, type CommandResult } from '../run-command.js';
 import type { Printer } from '../reporters/rows.js';
 import { forEachHost } from '../context.js';
-import { describeBeat, describeLock, readLock, removeIfOurs } from '../lock.js';
+import { clearable, describeBeat, describeLock, readLock, removeIfOurs } from '../lock.js';
 import { LockedError, ShipError } from '../errors.js';
 import { sh } from '../shell.js';
 import { parseTimestampId } from '../paths.js';
@@ -61,7 +61,7 @@ const unlockStep: Step = {
       const held = await readLock(h, ctx.stage.lock.staleAfterMs);
       if (!held) return 'not locked';
       const holder = `${describeLock(held)}, ${describeBeat(held)}`;
-      if (!held.stale && !ctx.opts.force) {
+      if (!clearable(held) && !ctx.opts.force) {
         throw new LockedError(h.name, holder, {
           message: `${h.name}: the lock of ${holder} is live: not removed`,
           hint: `wait for that run; only if you know it is gone: ship unlock ${ctx.stage.name} --force`,
@@ -71,13 +71,13 @@ const unlockStep: Step = {
       const r = await h.t.exec(held.token ? removeIfOurs(h.paths.lock, held.token) : sh`rm -f -- ${h.paths.lock}`);
       if (r.code === 3) throw new LockedError(h.name, 'another run', { message: `${h.name}: the lock changed hands while unlocking: not removed` });
       if (r.code !== 0 && r.code !== 4) throw new ShipError(`${h.name}: cannot remove ${h.paths.lock}: ${r.stderr.trim() || `exit ${r.code}`}`, { host: h.name });
-      ctx.events.log(`removed the ${held.stale ? 'stale' : 'live'} lock of ${holder}`, h.name);
+      ctx.events.log(`removed the ${held.dead ? 'dead' : held.stale ? 'stale' : 'live'} lock of ${holder}`, h.name);
       return 'unlocked';
     });
   },
 };
 
-/** `ship unlock [--force]`: clears stale locks (a live one only with --force). */
+/** `ship unlock [--force]`: clears stale and dead locks (a live one only with --force). */
 export function unlock(o: CommandOptions): Promise<CommandResult> {
   return runCommand('unlock', o, [connect, unlockStep]);
 }

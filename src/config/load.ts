@@ -8,7 +8,7 @@ import { configSchema, toMs, type HostInput, type ShipConfigInput, type StageInp
 import type { Healthcheck, HostConfig, SharedUpload, SshOptions, Stage } from './types.js';
 import { resolveColors, resolveWeighted } from '../colors/config.js';
 // A cycle by design (steps import config helpers): the rules read the flows only at run time.
-import { hookRules, hostNameRules, sharedRules } from './rules.js';
+import { hookRules, hostNameRules, lockRules, sharedRules } from './rules.js';
 
 /** Where the config is looked for, in each directory from the working directory upward. */
 export const SEARCH_PLACES = [
@@ -454,6 +454,9 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
   });
   if (hcMissingUrl) problems.push({ path: at('healthcheck.url'), message: 'a health check needs a url', hint: 'e.g. http://127.0.0.1:8080/healthz' });
   problems.push(...hostNameRules(hosts.map((h) => h.name), at));
+  const staleAfterMs = toMs(merged.lock?.staleAfter ?? '2m');
+  const staleKey = raw.stages[name]?.lock?.staleAfter !== undefined ? at('lock.staleAfter') : 'lock.staleAfter';
+  for (const p of lockRules(staleAfterMs, staleKey)) if (!problems.some((q) => q.path === p.path)) problems.push(p);
   const colors = resolveColors(merged, app ?? 'app', hosts, problems);
   const weighted = resolveWeighted(merged, !!colors, problems);
   if (problems.length > before) return undefined;
@@ -502,7 +505,7 @@ function resolveStage(raw: ShipConfigInput, name: string, file: string, problems
     },
     ...(colors ? { colors } : {}),
     concurrency: merged.concurrency ?? 8,
-    lock: { staleAfterMs: toMs(merged.lock?.staleAfter ?? '2m') },
+    lock: { staleAfterMs },
     reuse: merged.reuse ?? 'link',
     upload: { compress: merged.upload?.compress ?? 'auto' },
     maintenance: { page: merged.maintenance?.page && path.resolve(dir, merged.maintenance.page) },

@@ -7,6 +7,8 @@ import type { ConfigProblem } from '../errors.js';
 import { hookableSteps } from '../flows.js';
 import { BEFORE_CONNECT_HOOKS } from '../hooks.js';
 import { atOrUnder } from '../paths.js';
+import { staleAfterFloorMs } from '../lock.js';
+import { fmtMs } from '../reporters/format.js';
 
 
 /** Hook names are `before:`/`after:` a step of some flow, or drain, undrain, failed; early hooks are local. */
@@ -49,4 +51,11 @@ export function hostNameRules(names: string[], at: (k: string) => string): Confi
     seen.add(n);
     return dup ? [{ path: at(`hosts.${i}`), message: `host name '${n}' is used twice`, hint: 'give hosts with the same address a distinct `name`' }] : [];
   });
+}
+
+/** `lock.staleAfter` is at least its floor: 10 s, and four heartbeats (docs/locks.md). */
+export function lockRules(staleAfterMs: number, key: string): ConfigProblem[] {
+  const floor = staleAfterFloorMs(staleAfterMs);
+  if (staleAfterMs >= floor) return [];
+  return [{ path: key, message: `${fmtMs(staleAfterMs)} is too short: a live lock would look stale after a slow heartbeat or two`, hint: `at least ${fmtMs(floor)}, e.g. '30s'` }];
 }

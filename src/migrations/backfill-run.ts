@@ -7,9 +7,11 @@
  * that only touches rows still needing it (`where street_name is null`) makes the repeat
  * harmless: it finds the rows done and reports them as 0 rows touched.
  */
+import { randomBytes } from 'node:crypto';
 import type { Ctx, HostRun } from '../context.js';
 import { hostEnv } from '../context.js';
 import { CommandError, ShipError } from '../errors.js';
+import { ensureLocks } from '../lock.js';
 import { fmtMs } from '../reporters/format.js';
 import { quote, raw } from '../shell.js';
 import { backfillProgress, batchCommand, parseBatchOutput, pendingBackfills, progressWords, rateAndEta } from './backfill.js';
@@ -52,8 +54,12 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       if (ctx.interrupted) throw new ShipError(`interrupted during backfill ${m.file} after batch ${batch} (recorded; it resumes after key ${last ?? '(none)'})`, { reason: 'interrupted' });
       if (cfg.maxBatches !== undefined && batchesThisRun >= cfg.maxBatches) return stop(`migrations.backfill.maxBatches (${cfg.maxBatches})`);
       if (cfg.timeout !== undefined && Date.now() - t0 >= cfg.timeout) return stop(`migrations.backfill.timeout (${fmtMs(cfg.timeout)})`);
+      // The lease before every batch, and again before its ledger line: a run that lost
+      // its lock neither starts a batch nor records one (docs/locks.md).
+      await ensureLocks(ctx);
       const command = batchCommand(run, m, cfg.batch, quote);
       const what = `backfill ${m.id} (${m.path}, release ${release}) batch ${batch + 1} after key ${last ?? '(none)'}`;
+      const tag = `ship-backfill-${randomBytes(8).toString('hex')}`;
       const b0 = Date.now();
       const r = await db.t.exec(raw(command), {
         cwd: db.paths.release(release),
@@ -67,17 +73,18 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
           SHIP_BACKFILL_BATCH: String(cfg.batch),
           SHIP_BACKFILL_AFTER: last ?? '',
           SHIP_BACKFILL_BATCH_NUMBER: String(batch + 1),
+          SHIP_BACKFILL_TAG: tag,
         },
         envFile: ctx.stage.envFile,
       });
       const ms = Date.now() - b0;
       if (r.code !== 0 && r.code !== 3) throw new CommandError(db.name, what, r, `the ${batch} batches before it stay recorded: fix the file and run ship migrate ${ctx.stage.name} --backfill to resume`);
-      const rep = parseBatchOutput(r.stdout, r.code);
+      const rep = parseBatchOutput(r.stdout, r.code, tag);
       if (rep instanceof Error) {
         throw new ShipError(`${db.name}: ${what}: ${rep.message}`, {
           host: db.name,
           reason: 'backfill-protocol',
-          hint: 'print remaining=<n> (0 when done), rows=<n> and last=<key> on stdout, e.g. with \\echo in psql',
+          hint: 'print remaining=<n> (0 when done), rows=<n> and last=<key> on the last line of stdout (e.g. with \\echo in psql), or on lines starting with $SHIP_BACKFILL_TAG',
         });
       }
       batch++;
@@ -89,6 +96,7 @@ export async function runBackfills(ctx: Ctx, db: HostRun, release: string, backf
       elapsed += ms;
       if (rep.last !== undefined) last = rep.last;
       const state = rep.more ? 'running' : 'done';
+      await ensureLocks(ctx);
       await appendLedger(db, {
         id: m.id,
         name: m.name,

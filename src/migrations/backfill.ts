@@ -7,10 +7,14 @@
  * The protocol. A run prints `key=value` words on stdout; the last of each key wins:
  *   rows=<n>       rows this batch touched (recorded, summed in the ledger)
  *   last=<key>     the last key it reached; passed as `after` to the next run (empty:
- *                  keep the previous one)
+ *                  keep the previous one); printable, at most LAST_MAX characters
  *   remaining=<n>  rows left (an estimate is fine; only 0 versus more matters)
- * Words may be separated by spaces or psql's `|`, so `\echo rows=:rows last=:last
- * remaining=:remaining` and `select 'rows=' || n, 'last=' || k` both work.
+ * Only some lines count, so that data a batch prints (a row holding `remaining=0`)
+ * never speaks for it: the lines that start with $SHIP_BACKFILL_TAG (a random word ship
+ * makes for each batch, so only ship and the file know it), or, when no line does, the
+ * last non-empty line alone. Words may be separated by spaces or psql's `|`, so `\echo
+ * rows=:rows last=:last remaining=:remaining` and `select 'rows=' || n, 'last=' || k`
+ * both work as the last line.
  * Exit status 0: `remaining=0` means done, `remaining>0` more to do; without
  * `remaining=`, `rows=0` means done and `rows>0` more; with neither the run is an error
  * (a backfill must never be taken for finished by accident). Exit status 3: more to do,
@@ -33,10 +37,30 @@ export interface BatchReport {
 
 const WORD = /(?:^|[\s|,;])(rows|last|remaining)=([^\s|,;]*)/g;
 
-/** What a batch run reported, from its stdout and exit status (0 or {@link MORE_EXIT}). */
-export function parseBatchOutput(stdout: string, code: number): BatchReport | Error {
+/** The longest `last=` key ship keeps. */
+export const LAST_MAX = 256;
+
+/** The lines of a batch's stdout that speak for it: those starting with `tag`, else the last non-empty one. */
+export function protocolLines(stdout: string, tag?: string): string[] {
+  const lines = stdout.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (tag) {
+    const tagged = lines.filter((l) => l.startsWith(tag)).map((l) => l.slice(tag.length));
+    if (tagged.length) return tagged;
+  }
+  const last = lines.filter((l) => l.trim()).at(-1);
+  return last === undefined ? [] : [last];
+}
+
+/**
+ * What a batch run reported, from its stdout and exit status (0 or {@link MORE_EXIT}):
+ * the words of its protocol lines (those after `tag`, else the last line).
+ */
+export function parseBatchOutput(stdout: string, code: number, tag?: string): BatchReport | Error {
   const seen: Record<string, string> = {};
-  for (const m of stdout.matchAll(WORD)) seen[m[1]] = m[2];
+  for (const line of protocolLines(stdout, tag)) for (const m of line.matchAll(WORD)) seen[m[1]] = m[2];
+  if (seen.last && (seen.last.length > LAST_MAX || /\p{C}/u.test(seen.last))) {
+    return new Error(`last=${JSON.stringify(seen.last.slice(0, 40))}${seen.last.length > 40 ? '…' : ''} is not a key ship keeps (printable, at most ${LAST_MAX} characters)`);
+  }
   const count = (k: 'rows' | 'remaining'): number | undefined | Error => {
     const v = seen[k];
     if (v === undefined) return undefined;

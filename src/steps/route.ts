@@ -3,6 +3,7 @@ import { forEachHost } from '../context.js';
 import { isFailure, ShipError, toShipError } from '../errors.js';
 import { runHook } from '../hooks.js';
 import { record } from '../host-state.js';
+import { ensureLocks, stillLocked } from '../lock.js';
 
 import { planBatches } from '../runner.js';
 import { strategyOf } from '../strategies/index.js';
@@ -62,6 +63,7 @@ export const route = {
     if (colors.keepOld === 'none') {
       // nginx's reload returns before its old workers have finished the requests (and
       // keep-alive connections) they hold under the previous router: retireColors waits.
+      await ensureLocks(ctx, todo);
       await retireColors(ctx, 'stop old', todo, Date.now(), (r) => otherColor(r.fresh!));
     }
   },
@@ -80,6 +82,7 @@ async function blueGreen(ctx: Ctx, hosts: HostRun[]): Promise<void> {
   for (const [i, batch] of batches.entries()) {
     if (batched) ctx.events.log(`${plan.label(i, batches.length)}: ${batch.map((h) => h.name).join(', ')}`);
     if (batched) await runHook(ctx, 'drain', batch);
+    await ensureLocks(ctx, batch); // the lease before every router change (docs/locks.md)
     await forEachHost(ctx, 'route', batch, async (h) => {
       const r = await hostColors(h);
       const c = r.fresh!;
@@ -106,7 +109,10 @@ async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError
   const failed = ctx.command === 'rollback' ? undefined : ctx.release;
   const undone: string[] = [];
   let incomplete: string | undefined;
-  await forEachHost(ctx, 'revert', hosts, async (h) => {
+  // Only hosts whose lock is still this run's: where another run holds it, its state wins.
+  const held = await stillLocked(ctx, hosts);
+  if (held.length < hosts.length) incomplete = 'this run lost its lock';
+  await forEachHost(ctx, 'revert', held, async (h) => {
     const r = await hostColors(h);
     const before: ColorState = r.before;
     const moved = (['blue', 'green'] as Color[]).some((c) => r.state.weights[c] !== before.weights[c]) || !!r.state.canary !== !!before.canary || r.state.route !== before.route;
@@ -115,6 +121,7 @@ async function revert(ctx: Ctx, hosts: HostRun[], e: unknown): Promise<ShipError
       r.state.live = before.live;
       r.state.canary = before.canary;
       r.state.route = before.route;
+      await ensureLocks(ctx, [h]);
       await applyRouter(ctx, h, colors, r.state);
     }
     if (h.switchedFrom !== undefined && h.switchedFrom && h.currentId !== h.switchedFrom) await switchHost(ctx, h, h.switchedFrom, 'rollback');

@@ -5,11 +5,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { SshHosts } from '../harness/sshd.js';
 import { collect, rmrf, ship, spawnShip } from '../harness/ship.js';
-import { layout, project, sharedSshHosts, writeBuild, writeOwned } from '../harness/stage.js';
+import { chownTree, layout, project, sharedSshHosts, writeBuild, writeOwned } from '../harness/stage.js';
 
 let ssh: SshHosts;
 const dirs: string[] = [];
@@ -36,6 +37,29 @@ function gate(sub: string, name: string) {
       for (const g of go) writeFileSync(g, '');
     },
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `cond` every 50 ms; false once `boundMs` passed without it. */
+async function until(cond: () => boolean, boundMs: number): Promise<boolean> {
+  for (const end = Date.now() + boundMs; Date.now() < end; await sleep(50)) if (cond()) return true;
+  return cond();
+}
+
+/** Processes on this machine (the hosts are local sshd) running `grep` on `file` (`blocked`: those waiting in a FIFO's open). */
+function grepsOn(file: string, blocked = false): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (path.basename(argv[0]) !== 'grep' || !argv.includes(file)) continue;
+      if (!blocked || /fifo|partner/.test(readFileSync(`/proc/${pid}/wchan`, 'utf8'))) n++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return n;
 }
 
 function proj(sub: string, stage: Record<string, unknown> = {}) {
@@ -120,6 +144,75 @@ test('a stale lock (heartbeat 10 minutes old): reported stale with its age; ship
   assert.not.ok(existsSync(lockFiles(sub)[0]));
   assert.is((await ship(['deploy', 'test'], { cwd: p.dir })).code, 0);
   assert.is(readFileSync(path.join(roots(sub)[0], 'current/VERSION'), 'utf8'), 'v2');
+});
+
+test('a run killed with SIGKILL on this machine: its lock is reported dead and a plain ship unlock clears it; a live run on this machine keeps its lock', async () => {
+  const sub = 'dead';
+  const g = gate(sub, 'K');
+  const p = proj(sub, { hooks: g.hooks });
+  const pq = proj(sub);
+  writeBuild(pq.build, 'v1');
+  assert.is((await ship(['deploy', 'test'], { cwd: pq.dir })).code, 0);
+  writeBuild(p.build, 'v2');
+  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
+  const done = collect(child, false);
+  try {
+    await g.reached();
+    const live = await ship(['unlock', 'test'], { cwd: pq.dir });
+    assert.is(live.code, 3, live.stderr);
+    assert.match(live.stderr, /is live: not removed/);
+    assert.ok(lockFiles(sub).every((f) => existsSync(f)), 'a live lock stays');
+    assert.is(JSON.parse(readFileSync(lockFiles(sub)[0], 'utf8')).pid, child.pid);
+
+    child.kill('SIGKILL');
+    await done;
+    const blocked = await ship(['deploy', 'test'], { cwd: pq.dir });
+    assert.is(blocked.code, 3, blocked.stderr);
+    assert.match(blocked.stderr, /dead: its process is gone on this machine, last heartbeat \d+s ago/);
+    assert.match(blocked.stderr, 'ship unlock test');
+    assert.ok(lockFiles(sub).every((f) => existsSync(f)), "a deploy never removes another run's lock");
+
+    const u = await ship(['unlock', 'test'], { cwd: pq.dir });
+    assert.is(u.code, 0, u.stderr);
+    assert.match(u.stderr, 'removed the dead lock of root@');
+    assert.ok(lockFiles(sub).every((f) => !existsSync(f)));
+  } finally {
+    g.open(); // the killed run's hook on the hosts ends too
+  }
+  writeBuild(pq.build, 'v3');
+  assert.is((await ship(['deploy', 'test'], { cwd: pq.dir })).code, 0);
+  for (const r of roots(sub)) assert.is(readFileSync(path.join(r, 'current/VERSION'), 'utf8'), 'v3');
+});
+
+test('a heartbeat that hangs (the lock briefly a FIFO its grep blocks on) is given up: the next beat touches the lock again', async () => {
+  const sub = 'hang';
+  const g = gate(sub, 'H');
+  const p = proj(sub, { hooks: g.hooks, lock: { staleAfter: '10s' } });
+  writeBuild(p.build, 'v1');
+  const child = spawnShip(['deploy', 'test'], { cwd: p.dir });
+  const done = collect(child, false);
+  await g.reached();
+  const f = lockFiles(sub)[0];
+  const aside = `${f}.test-aside`;
+  try {
+    renameSync(f, aside);
+    execFileSync('mkfifo', ['-m', '600', f]);
+    chownTree(ssh, f);
+    assert.ok(await until(() => grepsOn(f, true) > 0, 60_000), 'a beat reached the FIFO and blocks there');
+    renameSync(aside, f);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(f, old, old);
+    // The hung beat is given up (and its grep killed); a later beat touches the lock again.
+    assert.ok(await until(() => statSync(f).mtimeMs > old.getTime() + 30_000, 30_000), 'the lock beats again after a hung beat');
+    assert.ok(await until(() => grepsOn(f) === 0, 10_000), "the hung beat's grep was killed");
+  } finally {
+    if (existsSync(aside)) renameSync(aside, f);
+    g.open(); // whatever failed above, the run finishes
+  }
+  const r = await done;
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, 'a heartbeat got no answer');
+  for (const root of roots(sub)) assert.is(readFileSync(path.join(root, 'current/VERSION'), 'utf8'), 'v1');
 });
 
 test.run();

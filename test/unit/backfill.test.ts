@@ -54,8 +54,8 @@ test('protocol: remaining= decides, rows= when remaining is missing, exit 3 mean
   assert.equal(ok('rows=12 last=1000000 remaining=0\n'), { rows: 12, last: '1000000', remaining: 0, more: false });
   // psql -At output of `select 'rows=' || n, 'last=' || k, 'remaining=' || r`
   assert.equal(ok('rows=5000|last=abc-17|remaining=3\n'), { rows: 5000, last: 'abc-17', remaining: 3, more: true });
-  // Aligned psql output, with noise before: the words still count.
-  assert.equal(ok('NOTICE: hi\n        ?column?\n-------------------\n rows=0 remaining=0\n(1 row)\n'), { rows: 0, last: undefined, remaining: 0, more: false });
+  // Noise before the last line: the last line still counts.
+  assert.equal(ok('NOTICE: hi\n        ?column?\n-------------------\n rows=0 remaining=0\n'), { rows: 0, last: undefined, remaining: 0, more: false });
   // Without remaining: rows decides.
   assert.equal(ok('rows=10 last=9\n'), { rows: 10, last: '9', remaining: undefined, more: true });
   assert.equal(ok('rows=0\n'), { rows: 0, last: undefined, remaining: undefined, more: false });
@@ -66,6 +66,27 @@ test('protocol: remaining= decides, rows= when remaining is missing, exit 3 mean
   assert.equal(ok('remaining=5\nrows=1 remaining=0 last=\n'), { rows: 1, last: undefined, remaining: 0, more: false });
   // Words glued to other text do not count.
   assert.instance(parseBatchOutput('xremaining=0 rowsx=1\n', 0), Error);
+});
+
+test('protocol: only the last line, or the lines after the batch tag, speak for a batch; last= is printable and bounded', () => {
+  const ok = (stdout: string, tag?: string) => {
+    const r = parseBatchOutput(stdout, 0, tag);
+    if (r instanceof Error) throw r;
+    return r;
+  };
+  // Data printed before the last line (a row holding "remaining=0") never ends a backfill.
+  assert.equal(ok('street=x remaining=0\nrows=5 last=10 remaining=90\n'), { rows: 5, last: '10', remaining: 90, more: true });
+  assert.instance(parseBatchOutput('rows=5 remaining=90\n(1 row)\n', 0), Error, 'the words must be on the last line');
+  // With the tag ship passed in $SHIP_BACKFILL_TAG: its lines alone, wherever they are.
+  const tag = 'ship-backfill-0123456789abcdef';
+  assert.equal(ok(`${tag} rows=5 last=10 remaining=90\nname remaining=0\n`, tag), { rows: 5, last: '10', remaining: 90, more: true });
+  assert.equal(ok(`${tag} rows=5\n${tag} last=10 remaining=0\n(1 row)\n`, tag), { rows: 5, last: '10', remaining: 0, more: false });
+  // No tagged line: the last line, as without a tag.
+  assert.equal(ok('rows=1 remaining=0\n', tag).more, false);
+  // last= : printable, at most 256 characters.
+  assert.is(ok(`rows=1 last=${'k'.repeat(256)}\n`).last, 'k'.repeat(256));
+  assert.match((parseBatchOutput(`rows=1 last=${'k'.repeat(257)}\n`, 0) as Error).message, 'printable, at most 256 characters');
+  assert.instance(parseBatchOutput('rows=1 last=a\u001b]52;c;eA==\u0007\n', 0), Error);
 });
 
 test('protocol: silence, bad counts and other exit statuses are errors, never "done"', () => {

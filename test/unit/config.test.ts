@@ -136,7 +136,6 @@ test('no config anywhere is a usage error', async () => {
   }
 });
 
-test.run();
 
 test('host-object env keys are checked like stage env keys; lock.staleAfter is a duration (default 2m)', () => {
   const p = problems({ app: 'a', stages: { s: { hosts: [{ host: 'web1', env: { 'BAD-KEY': 'x', OK_KEY: 'y' } }] } } });
@@ -147,3 +146,11 @@ test('host-object env keys are checked like stage env keys; lock.staleAfter is a
   assert.is(s.stage('s').lock.staleAfterMs, 120_000);
   assert.is(s.stage('t').lock.staleAfterMs, 30_000);
 });
+
+test('lock.staleAfter has a floor of 10 s: below it is a config error naming the key path', () => {
+  assert.equal(problems({ app: 'a', lock: { staleAfter: '5s' }, stages: { s: { hosts: ['local'] }, t: { hosts: ['local'] } } }), ['lock.staleAfter: 5.0s is too short: a live lock would look stale after a slow heartbeat or two']);
+  assert.equal(problems({ app: 'a', stages: { s: { hosts: ['local'], lock: { staleAfter: 9999 } } } }).map((l) => l.split(':')[0]), ['stages.s.lock.staleAfter']);
+  assert.equal(problems({ app: 'a', stages: { s: { hosts: ['local'], lock: { staleAfter: '10s' } } } }), []);
+});
+
+test.run();
