@@ -71,3 +71,22 @@ export function writeOwned(ssh: SshHosts, root: string, files: Record<string, st
 export function chownTree(ssh: SshHosts, p: string): void {
   execFileSync('chown', ['-R', `${ssh.uid}:${ssh.gid}`, p]);
 }
+
+/**
+ * Kills the two-color app processes a test started (their pids in `<deployTo>/run/<color>.pid`,
+ * as the fixtures' start commands write them), whatever state the test left them in.
+ */
+export function killColorApps(deployTos: Array<string | undefined>): void {
+  for (const d of deployTos) {
+    if (!d) continue;
+    for (const c of ['blue', 'green']) {
+      const f = path.join(d, 'run', `${c}.pid`);
+      if (!existsSync(f)) continue;
+      try {
+        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}

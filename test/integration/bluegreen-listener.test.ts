@@ -24,7 +24,7 @@ import { startNginx, type Nginx } from '../harness/nginx.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/ship.js';
 import { atExit } from '../harness/reaper.js';
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
-import { chownTree, layout, sshBlock } from '../harness/stage.js';
+import { chownTree, killColorApps, layout, sshBlock } from '../harness/stage.js';
 
 const test = suite('two colors: only the deploy user’s listener gets traffic');
 const NOBODY = 65534;
@@ -107,15 +107,7 @@ http.createServer((req, res) => {
 
 function killAll() {
   intruder?.kill('SIGKILL');
-  for (const c of ['blue', 'green']) {
-    const f = path.join(h?.deployTo ?? '/nonexistent', 'run', `${c}.pid`);
-    if (!existsSync(f)) continue;
-    try {
-      process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
-    } catch {
-      /* gone already */
-    }
-  }
+  killColorApps([h?.deployTo]);
 }
 
 test.before(async () => {

@@ -31,7 +31,7 @@ import { NGINX, startNginx, type Nginx } from '../harness/nginx.js';
 import { atExit } from '../harness/reaper.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/ship.js';
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
-import { chownTree, sshBlock } from '../harness/stage.js';
+import { chownTree, killColorApps, sshBlock } from '../harness/stage.js';
 
 const test = suite('two colors behind a root nginx, through the router helper');
 const HELPER_TEMPLATE = path.join(ROOT, 'templates/nginx-bluegreen-router.sh');
@@ -192,20 +192,7 @@ async function canariesUnderClients(h: Host, dir: string, versions: string[], ro
   return runs;
 }
 
-function killApps() {
-  for (const h of [rootHost, fileHost]) {
-    if (!h) continue;
-    for (const c of ['blue', 'green']) {
-      const f = path.join(h.deployTo, 'run', `${c}.pid`);
-      if (!existsSync(f)) continue;
-      try {
-        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
-      } catch {
-        /* gone already */
-      }
-    }
-  }
-}
+const killApps = () => killColorApps([rootHost?.deployTo, fileHost?.deployTo]);
 
 test.before(async () => {
   atExit(killApps);

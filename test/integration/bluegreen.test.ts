@@ -28,7 +28,7 @@ import { startNginx, type Nginx } from '../harness/nginx.js';
 import { ROOT, rmrf, ship, tmpDir, writeConfig, type ShipRun } from '../harness/ship.js';
 import { atExit } from '../harness/reaper.js';
 import { freePort, sharedSshHosts, type SshHosts } from '../harness/sshd.js';
-import { chownTree, layout, sshBlock } from '../harness/stage.js';
+import { chownTree, killColorApps, layout, sshBlock } from '../harness/stage.js';
 
 const test = suite('two colors per host behind nginx');
 let ssh: SshHosts;
@@ -160,17 +160,7 @@ const eventTime = (r: ShipRun, pred: (e: Record<string, any>) => boolean) => {
 
 /** The app processes the tests started, killed at exit whatever happens. */
 function killApps() {
-  for (const h of hosts ?? []) {
-    for (const c of ['blue', 'green']) {
-      const f = path.join(h.deployTo, 'run', `${c}.pid`);
-      if (!existsSync(f)) continue;
-      try {
-        process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL');
-      } catch {
-        /* gone already */
-      }
-    }
-  }
+  killColorApps((hosts ?? []).map((h) => h.deployTo));
 }
 
 test.before(async () => {
