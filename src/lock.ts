@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Ctx, HostRun } from './context.js';
 import { forEachHost } from './context.js';
 import { LockedError, LockLostError, ShipError } from './errors.js';
+import { privateMeta } from './host-state.js';
 import { fmtMs } from './reporters/format.js';
 import { sh } from './shell.js';
 import { FileExistsError } from './transport/types.js';
@@ -196,8 +197,9 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     pidStart: pidStart(process.pid),
     pidNs: pidNs(),
   };
-  // A host with history has .ship/ already: one round trip less.
-  if (!h.history.length) await h.t.mkdirp(h.paths.meta);
+  // A host with history has .ship/ already: one round trip less. A new one is made 0700
+  // from the start (docs/security.md, "Output and history").
+  if (!h.history.length) await privateMeta(ctx, h);
   try {
     await h.t.writeFile(h.paths.lock, `${JSON.stringify(info)}\n`, { exclusive: true });
     h.lockHeld = true;
