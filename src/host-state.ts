@@ -103,7 +103,7 @@ export async function privateMeta(ctx: Ctx, h: HostRun, create = false): Promise
   const m = h.paths.meta;
   const f = h.paths.history;
   const r = await h.t.exec(
-    sh`umask 077; mkdir -p ${m} || exit 1; if [ -n ${create ? 'y' : ''} ]; then : >> ${f} || exit 1; fi; chmod go-rwx ${m} || exit 2; if [ -e ${f} ]; then chmod go-rwx ${f} || exit 2; fi`,
+    sh`mkdir -p ${path.dirname(m)} || exit 1; umask 077; mkdir -p ${m} || exit 1; if [ -n ${create ? 'y' : ''} ]; then : >> ${f} || exit 1; fi; chmod go-rwx ${m} || exit 2; if [ -e ${f} ]; then chmod go-rwx ${f} || exit 2; fi`,
   );
   if (r.code === 2) ctx.events.warn(`cannot narrow ${h.paths.meta} to 0700 and ${h.paths.history} to 0600 (${r.stderr.trim()}): other users of the host may read the history`, h.name);
   else if (r.code !== 0) throw new CommandError(h.name, `creating ${h.paths.history}`, r);

@@ -197,9 +197,13 @@ async function takeOne(ctx: Ctx, h: HostRun): Promise<void> {
     pidStart: pidStart(process.pid),
     pidNs: pidNs(),
   };
-  // A host with history has .ship/ already: one round trip less. A new one is made 0700
-  // from the start (docs/security.md, "Output and history").
-  if (!h.history.length) await privateMeta(ctx, h);
+  // A host with history has .ship/ already: one round trip less. The deploy root is made
+  // as any directory (its errors name the path); .ship/ in it 0700 (docs/security.md,
+  // "Output and history").
+  if (!h.history.length) {
+    await h.t.mkdirp(h.root);
+    await privateMeta(ctx, h);
+  }
   try {
     await h.t.writeFile(h.paths.lock, `${JSON.stringify(info)}\n`, { exclusive: true });
     h.lockHeld = true;

@@ -194,7 +194,7 @@ test('with processes.checkListener false, the health token alone keeps the intru
   assert.is(r.code, 1, tail(r));
   const err = r.events.find((e) => e.type === 'error');
   assert.is(err?.reason, 'health', JSON.stringify(err));
-  assert.match(err?.message ?? '', "lacks this run's health token");
+  assert.match(err?.message ?? '', "lacks this run's health token", JSON.stringify(err));
   assert.not.ok(r.events.some((e) => e.type === 'route'), 'no router change');
   assert.is(upstreamText(), before.upstream);
   assert.is(JSON.parse(stateText()).live, 'green');
