@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { colorFigures, figures, judge, parseLine, quantile, weightsFor, type Figures } from '../../src/colors/gates.js';
 import { fillCommand, newRouteToken, renderRouter } from '../../src/colors/router.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../harness/config.js';
 import { checkNginxConfig } from '../harness/nginx.js';
 
 const ports = { blue: 3001, green: 3002 };
@@ -212,15 +212,7 @@ const base = {
   healthcheck: { url: 'http://127.0.0.1:{port}/healthz' },
   stages: { prod: { hosts: ['a.example.com'] } },
 };
-const problems = (input: object) => {
-  try {
-    parseConfig(input, FILE);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-};
+const problems = (input: object) => configProblems(input, FILE);
 c('processes + ports: two colors with defaults (the router helper, log in /var/log/nginx, keepOld)', () => {
   const s = parseConfig(base, FILE).stage('prod');
   assert.equal(s.colors?.router, { command: 'sudo -n /usr/local/sbin/ship-nginx-router', accessLog: '/var/log/nginx/shop-colors.log', name: 'shop' });

@@ -2,20 +2,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import path from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { ConfigError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
+import { configProblems } from '../harness/config.js';
 import { rmrf, tmpDir, writeTree } from '../harness/ship.js';
 
 const FILE = '/srv/project/ship.config.json';
 
-function problems(input: unknown): string[] {
-  try {
-    parseConfig(input, FILE);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
-}
+const problems = (input: unknown) => configProblems(input, FILE);
 
 test('top-level keys are defaults; stages merge objects deeply, replace arrays and scalars', () => {
   const cfg = parseConfig(

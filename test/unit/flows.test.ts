@@ -1,17 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import { FLOWS, hookableSteps, stepsOf } from '../../src/flows.js';
+import { configProblems } from '../harness/config.js';
 
 function hookProblems(hooks: Record<string, string[]>): string[] {
-  try {
-    parseConfig({ app: 'web', hooks, stages: { prod: { hosts: ['local'], deployTo: '/srv/web' } } }, '/srv/project/ship.config.json');
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-  return [];
+  return configProblems({ app: 'web', hooks, stages: { prod: { hosts: ['local'], deployTo: '/srv/web' } } });
 }
 
 test('every step of every flow accepts before: and after: hooks', () => {

@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hideToken, newHealthToken } from '../../src/colors/runtime.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { configProblems } from '../harness/config.js';
 import { judgeColor } from '../../src/steps/color-health.js';
 import { Events, type Stamped } from '../../src/events.js';
 import { LocalTransport } from '../../src/transport/local.js';
@@ -68,15 +68,7 @@ const base = {
   healthcheck: { url: 'http://127.0.0.1:{port}/healthz', contains: '{release} {token}' },
   stages: { prod: { hosts: ['a.example.com'] } },
 };
-const problems = (input: object) => {
-  try {
-    parseConfig(input, FILE);
-    return [];
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
-    throw e;
-  }
-};
+const problems = (input: object) => configProblems(input, FILE);
 c('checkListener is on unless turned off', () => {
   assert.is(parseConfig(base, FILE).stage('prod').colors?.checkListener, true);
   assert.is(parseConfig({ ...base, processes: { ...base.processes, checkListener: false } }, FILE).stage('prod').colors?.checkListener, false);
