@@ -20,7 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Reaper } from './reaper.js';
+import { Reaper, stopChild } from './reaper.js';
 
 export const NGINX = '/usr/sbin/nginx';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -162,12 +162,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.ref(); // unref'd while running: keep the loop alive until it is gone
-        proc.once('exit', () => resolve());
-        proc.kill('SIGTERM');
-      });
+      await stopChild(proc, 'SIGTERM');
       rmSync(prefix, { recursive: true, force: true });
       dirs.delete(prefix);
     },

@@ -20,7 +20,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, mkdtempSyn
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Reaper } from './reaper.js';
+import { Reaper, stopChild } from './reaper.js';
 
 export const PHP_FPM = '/usr/sbin/php-fpm8.2';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -112,12 +112,7 @@ export async function startPhpFpm(opts: { prefix: string; pool: string; socket: 
     async stop() {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.ref();
-        proc.once('exit', () => resolve());
-        proc.kill('SIGQUIT');
-      });
+      await stopChild(proc, 'SIGQUIT');
       rmSync(prefix, { recursive: true, force: true });
       dirs.delete(prefix);
     },

@@ -67,3 +67,13 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Sends `signal` to a server the harness started and resolves once it has exited (at once if it has). */
+export function stopChild(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.ref(); // unref'd while running: keep the loop alive until it is gone
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
+}
